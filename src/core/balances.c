@@ -1,0 +1,231 @@
+#include "core_internal.h"
+
+#include <string.h>
+
+static uint32_t
+BalanceHash(int64_t account, int32_t asset)
+{
+	return CoreHash64((uint64_t) account * 131 + (uint64_t) asset);
+}
+
+int32_t
+AccountFind(const Core *core, int64_t account)
+{
+	int32_t		i = core->account_buckets[CoreHash64((uint64_t) account) &
+										  core->account_mask];
+
+	for (; i != CORE_NO_INDEX; i = core->accounts[i].hnext)
+		if (core->accounts[i].id == account)
+			return i;
+	return CORE_NO_INDEX;
+}
+
+bool
+CoreHasAccount(const Core *core, int64_t account)
+{
+	return AccountFind(core, account) != CORE_NO_INDEX;
+}
+
+CoreErrorCode
+CoreAddAccount(Core *core, int64_t account, CoreError *err)
+{
+	CoreAccount *a;
+	uint32_t	bucket;
+
+	if (account < 0)
+		return CoreFail(err, CORE_E_INVALID, "account id must not be negative");
+	if (AccountFind(core, account) != CORE_NO_INDEX)
+		return CoreFail(err, CORE_E_DUPLICATE, "account %lld already exists",
+						(long long) account);
+	if (core->naccounts >= core->config.max_accounts)
+		return CoreFail(err, CORE_E_CAPACITY,
+						"too many accounts (exchange.max_accounts = %d)",
+						core->config.max_accounts);
+	bucket = CoreHash64((uint64_t) account) & core->account_mask;
+	a = &core->accounts[core->naccounts];
+	a->id = account;
+	a->orders = CORE_NO_INDEX;
+	a->hnext = core->account_buckets[bucket];
+	core->account_buckets[bucket] = core->naccounts++;
+	return CORE_OK;
+}
+
+int32_t
+BalanceFind(const Core *core, int64_t account, int32_t asset)
+{
+	int32_t		i = core->balance_buckets[BalanceHash(account, asset) &
+										  core->balance_mask];
+
+	for (; i != CORE_NO_INDEX; i = core->balances[i].hnext)
+		if (core->balances[i].account == account &&
+			core->balances[i].asset == asset)
+			return i;
+	return CORE_NO_INDEX;
+}
+
+/* 1 when the (account, asset) balance row does not exist yet, else 0. */
+int32_t
+BalanceMissing(const Core *core, int64_t account, int32_t asset)
+{
+	return BalanceFind(core, account, asset) == CORE_NO_INDEX ? 1 : 0;
+}
+
+/* Mark a balance for write-back at the end of the batch. */
+void
+BalanceTouch(Core *core, int32_t index)
+{
+	if (!core->balances[index].dirty)
+	{
+		core->balances[index].dirty = true;
+		core->dirty[core->ndirty++] = index;
+	}
+}
+
+/*
+ * Find or create the balance row; CORE_NO_INDEX when the capacity is
+ * reached (callers check room first).
+ */
+int32_t
+BalanceEnsure(Core *core, int64_t account, int32_t asset)
+{
+	int32_t		i = BalanceFind(core, account, asset);
+	uint32_t	bucket;
+	CoreBalance *b;
+
+	if (i != CORE_NO_INDEX)
+		return i;
+	if (core->nbalances >= core->config.max_balances)
+		return CORE_NO_INDEX;
+	bucket = BalanceHash(account, asset) & core->balance_mask;
+	i = core->nbalances++;
+	b = &core->balances[i];
+	memset(b, 0, sizeof(*b));
+	b->account = account;
+	b->asset = asset;
+	b->hnext = core->balance_buckets[bucket];
+	core->balance_buckets[bucket] = i;
+	BalanceTouch(core, i);
+	return i;
+}
+
+CoreErrorCode
+CoreDeposit(Core *core, int64_t account, int32_t asset, int64_t units,
+			CoreError *err)
+{
+	int32_t		i;
+	int64_t		total;
+	CoreAsset  *a;
+
+	if (AccountFind(core, account) == CORE_NO_INDEX)
+		return CoreFail(err, CORE_E_UNKNOWN_ACCOUNT, "unknown account %lld",
+						(long long) account);
+	if (asset < 0 || asset >= core->nassets)
+		return CoreFail(err, CORE_E_UNKNOWN_ASSET, "unknown asset");
+	a = &core->assets[asset];
+	if (units <= 0)
+		return CoreFail(err, CORE_E_RANGE, "deposit amount must be positive");
+
+	/*
+	 * Keeping every asset's total within int64 is what makes overflow
+	 * impossible later: no single balance can exceed its asset's total.
+	 */
+	if (FixedAddOverflow(a->total, units, &total))
+	{
+		CoreFail(err, CORE_E_RANGE, "deposit amount is too large");
+		CoreFailDetail(err,
+					   "The total of asset %s across all accounts would exceed the largest amount the exchange can hold.",
+					   a->code);
+		return CORE_E_RANGE;
+	}
+	i = BalanceEnsure(core, account, asset);
+	if (i == CORE_NO_INDEX)
+		return CoreFail(err, CORE_E_CAPACITY,
+						"too many balances (exchange.max_balances = %d)",
+						core->config.max_balances);
+	a->total = total;
+	core->balances[i].available += units;
+	BalanceTouch(core, i);
+	return CORE_OK;
+}
+
+/* Install a balance exactly as stored (rebuild). */
+CoreErrorCode
+CoreLoadBalance(Core *core, int64_t account, int32_t asset, int64_t available,
+				int64_t locked, CoreError *err)
+{
+	int32_t		i;
+	int64_t		sum;
+	int64_t		total;
+
+	if (AccountFind(core, account) == CORE_NO_INDEX)
+		return CoreFail(err, CORE_E_UNKNOWN_ACCOUNT, "unknown account %lld",
+						(long long) account);
+	if (asset < 0 || asset >= core->nassets)
+		return CoreFail(err, CORE_E_UNKNOWN_ASSET, "unknown asset");
+	if (available < 0 || locked < 0 ||
+		FixedAddOverflow(available, locked, &sum) ||
+		FixedAddOverflow(core->assets[asset].total, sum, &total))
+		return CoreFail(err, CORE_E_RANGE,
+						"stored balance of account %lld is out of range",
+						(long long) account);
+	if (BalanceFind(core, account, asset) != CORE_NO_INDEX)
+		return CoreFail(err, CORE_E_DUPLICATE,
+						"balance of account %lld loaded twice",
+						(long long) account);
+	i = BalanceEnsure(core, account, asset);
+	if (i == CORE_NO_INDEX)
+		return CoreFail(err, CORE_E_CAPACITY,
+						"too many balances (exchange.max_balances = %d)",
+						core->config.max_balances);
+	core->balances[i].available = available;
+	core->balances[i].locked = locked;
+	core->assets[asset].total = total;
+	return CORE_OK;
+}
+
+bool
+CoreGetBalance(const Core *core, int64_t account, int32_t asset,
+			   int64_t *available, int64_t *locked)
+{
+	int32_t		i = BalanceFind(core, account, asset);
+
+	if (i == CORE_NO_INDEX)
+	{
+		*available = *locked = 0;
+		return false;
+	}
+	*available = core->balances[i].available;
+	*locked = core->balances[i].locked;
+	return true;
+}
+
+int32_t
+CoreDirtyCount(const Core *core)
+{
+	return core->ndirty;
+}
+
+int32_t
+CoreDirtyBalances(const Core *core, CoreBalanceRow *out, int32_t max)
+{
+	int32_t		n = 0;
+
+	for (; n < core->ndirty && n < max; n++)
+	{
+		const CoreBalance *b = &core->balances[core->dirty[n]];
+
+		out[n].account = b->account;
+		out[n].asset = b->asset;
+		out[n].available = b->available;
+		out[n].locked = b->locked;
+	}
+	return n;
+}
+
+void
+CoreClearDirty(Core *core)
+{
+	for (int32_t n = 0; n < core->ndirty; n++)
+		core->balances[core->dirty[n]].dirty = false;
+	core->ndirty = 0;
+}

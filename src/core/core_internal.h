@@ -1,0 +1,102 @@
+#ifndef EXCHANGE_CORE_INTERNAL_H
+#define EXCHANGE_CORE_INTERNAL_H
+
+#include "core.h"
+
+#include <stdarg.h>
+
+/* Marks a pool slot that holds no order. */
+#define CORE_SLOT_FREE		0xff
+
+typedef struct CoreAccount
+{
+	int64_t		id;
+	int32_t		hnext;
+	int32_t		orders;			/* newest resting order, or CORE_NO_INDEX */
+} CoreAccount;
+
+typedef struct CoreBalance
+{
+	int64_t		account;
+	int64_t		available;
+	int64_t		locked;
+	int32_t		asset;
+	int32_t		hnext;
+	bool		dirty;
+} CoreBalance;
+
+struct Core
+{
+	CoreConfig	config;
+
+	CoreAsset  *assets;
+	int32_t		nassets;
+	CoreMarket *markets;
+	int32_t		nmarkets;
+
+	CoreAccount *accounts;
+	int32_t		naccounts;
+	int32_t    *account_buckets;
+	uint32_t	account_mask;
+
+	CoreBalance *balances;
+	int32_t		nbalances;
+	int32_t    *balance_buckets;
+	uint32_t	balance_mask;
+	int32_t    *dirty;			/* indexes of dirty balances */
+	int32_t		ndirty;
+
+	CoreOrder  *orders;
+	int32_t		order_free;
+	int32_t		norders;
+	int32_t    *order_buckets;
+	uint32_t	order_mask;
+	int32_t		ngtd;			/* resting orders with an expiry */
+
+	CoreLevel  *levels;
+	int32_t		level_free;
+	int32_t		nlevels;
+	int32_t    *level_buckets;
+	uint32_t	level_mask;
+};
+
+/* The account that receives every fee. */
+#define CORE_FEE_ACCOUNT	0
+
+static inline uint32_t
+CoreHash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return (uint32_t) x;
+}
+
+extern CoreErrorCode CoreFail(CoreError *err, CoreErrorCode code,
+							  const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+extern void CoreFailDetail(CoreError *err, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
+/* balances.c */
+extern int32_t BalanceFind(const Core *core, int64_t account, int32_t asset);
+extern int32_t BalanceEnsure(Core *core, int64_t account, int32_t asset);
+extern void BalanceTouch(Core *core, int32_t index);
+extern int32_t BalanceMissing(const Core *core, int64_t account,
+							  int32_t asset);
+extern int32_t AccountFind(const Core *core, int64_t account);
+
+/* book.c */
+extern int32_t LevelFind(const Core *core, int32_t market, int side,
+						 int64_t price);
+extern int32_t LevelGetOrCreate(Core *core, int32_t market, int side,
+								int64_t price);
+extern bool PriceCrosses(int taker_side, int64_t limit, int64_t level_price);
+extern int32_t OrderAlloc(Core *core);
+extern void OrderRest(Core *core, int32_t index, int32_t level);
+extern void OrderUnrest(Core *core, int32_t index);
+extern int32_t OrderFind(const Core *core, int64_t id);
+
+#endif
