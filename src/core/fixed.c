@@ -43,8 +43,11 @@ FixedMul3Overflow(int64_t a, int64_t b, int64_t c, int64_t *result)
 	int128		ab = (int128) a * b;
 	int128		abc;
 
-	/* |a*b*c| >= |a*b| when c != 0, so a*b must fit int64 already */
-	if (c != 0 && (ab > INT64_MAX || ab < INT64_MIN))
+	/*
+	 * |a*b*c| >= |a*b| when c != 0, so a*b must fit int64 already, up to
+	 * 2^63: (2^63) * -1 is INT64_MIN.  This also keeps ab * c in int128.
+	 */
+	if (c != 0 && (ab > (int128) INT64_MAX + 1 || ab < INT64_MIN))
 		return true;
 	abc = ab * c;
 	if (abc > INT64_MAX || abc < INT64_MIN)

@@ -1,0 +1,381 @@
+#include "exchange.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/syncrep.h"
+#include "replication/walsender.h"
+#include "replication/walsender_private.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+/* The batch being applied, for the exit callback. */
+static Request *inflight = NULL;
+static int	inflight_n = 0;
+static bool inflight_committed = false;
+
+static MemoryContext engine_cxt = NULL;
+static Oid	extension_oid = InvalidOid;	/* the extension the core mirrors */
+static TimestampTz next_expiry = 0;
+
+/* Register the engine worker (from _PG_init). */
+void
+EngineRegister(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "exchange");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "EngineMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "exchange engine");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "exchange engine");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Build an error answer. */
+static void
+ResponseError(Response *resp, int sqlstate, const char *message,
+			  const char *detail)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->sqlstate = sqlstate;
+	strlcpy(resp->message, message, sizeof(resp->message));
+	if (detail)
+		strlcpy(resp->detail, detail, sizeof(resp->detail));
+}
+
+/*
+ * On exit, nobody may be left waiting: the batch in flight has an unknown
+ * outcome (it may have committed), queued requests were never applied.
+ */
+static void
+EngineExit(int code, Datum arg)
+{
+	Response	resp;
+
+	EngineSetState(ENGINE_STOPPED);
+	SpinLockAcquire(&Exchange->state_mutex);
+	Exchange->engine_procno = -1;
+	SpinLockRelease(&Exchange->state_mutex);
+
+	ResponseError(&resp, ERRCODE_EXCHANGE_OUTCOME_UNKNOWN,
+				  "exchange engine stopped before answering",
+				  inflight_committed ?
+				  "The request was committed but may not be replicated to the synchronous standby yet." :
+				  "The request may or may not have been carried out.");
+	for (int i = 0; i < inflight_n; i++)
+		MailboxReply(&inflight[i], &resp);
+	inflight_n = 0;
+	QueueFailAll(ERRCODE_EXCHANGE_ENGINE_NOT_RUNNING,
+				 "exchange engine stopped",
+				 "The request was not carried out.");
+}
+
+/* Is synchronous replication in force for the engine's commits? */
+static int
+SyncWaitMode(void)
+{
+	if (!SyncRepRequested() || SyncRepStandbyNames == NULL ||
+		SyncRepStandbyNames[0] == '\0')
+		return SYNC_REP_NO_WAIT;
+	switch (synchronous_commit)
+	{
+		case SYNCHRONOUS_COMMIT_REMOTE_WRITE:
+			return SYNC_REP_WAIT_WRITE;
+		case SYNCHRONOUS_COMMIT_REMOTE_APPLY:
+			return SYNC_REP_WAIT_APPLY;
+		default:
+			return SYNC_REP_WAIT_FLUSH;
+	}
+}
+
+/*
+ * Return only when the commit ending at lsn is confirmed by the
+ * synchronous standby (when one is configured).  A commit whose wait was
+ * cancelled comes back with just a WARNING "already committed locally":
+ * that is not durable, so keep waiting, and exit without answering when
+ * asked to stop.
+ */
+static void
+EngineWaitReplicated(XLogRecPtr lsn)
+{
+	for (;;)
+	{
+		int			mode = SyncWaitMode();
+		XLogRecPtr	acked;
+
+		if (mode == SYNC_REP_NO_WAIT)
+			return;
+		LWLockAcquire(SyncRepLock, LW_SHARED);
+		acked = WalSndCtl->lsn[mode];
+		LWLockRelease(SyncRepLock);
+		if (acked >= lsn)
+			return;
+		pgstat_report_activity(STATE_RUNNING,
+							   "exchange: waiting for the synchronous standby");
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
+
+/* Rebuild the core from the tables in a transaction of its own. */
+static void
+EngineReload(void)
+{
+	EngineSetState(ENGINE_REBUILDING);
+	pgstat_report_activity(STATE_RUNNING, "exchange: rebuilding from tables");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	extension_oid = get_extension_oid("exchange", true);
+	if (!OidIsValid(extension_oid))
+		ereport(FATAL,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension exchange was dropped"),
+				 errdetail("The engine restarts and waits for CREATE EXTENSION exchange.")));
+	RebuildCore(Exchange->core);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pg_atomic_fetch_add_u64(&Exchange->stats.rebuilds, 1);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	EngineSetState(ENGINE_RUNNING);
+}
+
+/* Apply and commit one batch; ERRORs propagate to the caller. */
+static void
+EngineBatchTransaction(const Request *reqs, Response *resps, int n,
+					   bool expire)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "exchange: applying a batch");
+
+	/* DROP (and CREATE) EXTENSION makes the books stale: rebuild */
+	if (get_extension_oid("exchange", true) != extension_oid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension exchange was dropped or re-created")));
+
+	ApplyBegin(GetCurrentTimestamp());
+	ApplyPrefetch(reqs, n);
+	for (int i = 0; i < n; i++)
+		ApplyRequest(&reqs[i], &resps[i]);
+	if (expire)
+		ApplyExpire();
+	ApplyFlush();
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+static void
+CountBatch(int n)
+{
+	int			bucket = 0;
+
+	while (bucket < 7 && (1 << (bucket + 1)) <= n)
+		bucket++;
+	pg_atomic_fetch_add_u64(&Exchange->stats.batches, 1);
+	pg_atomic_fetch_add_u64(&Exchange->stats.requests, n);
+	pg_atomic_fetch_add_u64(&Exchange->stats.batch_hist[bucket], 1);
+}
+
+/*
+ * Run a batch.  When it fails, shared memory is rebuilt from the committed
+ * tables and every request is retried alone, so the good ones still
+ * succeed and only the bad one gets the error (retry marks that pass).
+ */
+static void
+EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
+			   bool retry)
+{
+	ErrorData  *volatile edata = NULL;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	inflight = reqs;
+	inflight_n = n;
+	inflight_committed = false;
+	PG_TRY();
+	{
+		EngineBatchTransaction(reqs, resps, n, expire);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(engine_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+
+	if (edata == NULL)
+	{
+		inflight_committed = true;
+		EngineWaitReplicated(XactLastCommitEnd);
+		for (int i = 0; i < n; i++)
+			MailboxReply(&reqs[i], &resps[i]);
+		inflight_n = 0;
+		if (n > 0)
+			CountBatch(n);
+		return;
+	}
+
+	pg_atomic_fetch_add_u64(&Exchange->stats.failed_batches, 1);
+	SpinLockAcquire(&Exchange->state_mutex);
+	strlcpy(Exchange->last_error, edata->message ? edata->message : "",
+			sizeof(Exchange->last_error));
+	SpinLockRelease(&Exchange->state_mutex);
+	ereport(LOG,
+			(errmsg("exchange batch of %d requests failed: %s", n,
+					edata->message ? edata->message : "unknown error"),
+			 errdetail("The engine rebuilds from the tables and retries the requests one by one.")));
+	EngineReload();
+
+	if (retry && n == 1)
+	{
+		Response	resp;
+
+		ResponseError(&resp, edata->sqlerrcode,
+					  edata->message ? edata->message : "request failed",
+					  edata->detail);
+		MailboxReply(&reqs[0], &resp);
+		inflight_n = 0;
+	}
+	else if (!retry)
+	{
+		for (int i = 0; i < n; i++)
+			EngineRunBatch(&reqs[i], &resps[i], 1, false, true);
+		if (expire)
+			EngineRunBatch(reqs, resps, 0, true, true);
+	}
+	FreeErrorData(edata);
+}
+
+/* Whether CREATE EXTENSION exchange has been committed in our database. */
+static bool
+EngineExtensionReady(void)
+{
+	bool		ready;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	ready = RebuildExtensionExists();
+	CommitTransactionCommand();
+	return ready;
+}
+
+static void
+EngineHandleSignals(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* The engine worker's entry point. */
+void
+EngineMain(Datum arg)
+{
+	Request    *batch;
+	Response   *resps;
+	int			capacity;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(exchange_database, NULL, 0);
+	pgstat_report_appname("exchange engine");
+
+	engine_cxt = AllocSetContextCreate(TopMemoryContext, "exchange engine",
+									   ALLOCSET_DEFAULT_SIZES);
+	capacity = exchange_batch_size;
+	batch = MemoryContextAlloc(engine_cxt, sizeof(Request) * capacity);
+	resps = MemoryContextAlloc(engine_cxt, sizeof(Response) * capacity);
+
+	before_shmem_exit(EngineExit, (Datum) 0);
+	SpinLockAcquire(&Exchange->state_mutex);
+	Exchange->engine_procno = MyProc->pgprocno;
+	Exchange->engine_epoch++;
+	Exchange->engine_started = GetCurrentTimestamp();
+	Exchange->engine_state = ENGINE_WAITING;
+	SpinLockRelease(&Exchange->state_mutex);
+
+	/* requests left from a previous engine are stale: nobody applied them */
+	QueueFailAll(ERRCODE_EXCHANGE_ENGINE_NOT_RUNNING,
+				 "exchange engine restarted",
+				 "The request was not carried out.");
+
+	while (!EngineExtensionReady())
+	{
+		pgstat_report_activity(STATE_IDLE, NULL);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		EngineHandleSignals();
+	}
+	EngineReload();
+	ereport(LOG, (errmsg("exchange engine ready: %d open orders",
+						 CoreOpenOrderCount(Exchange->core))));
+	next_expiry = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		int			n;
+		bool		expire;
+		long		wait_ms;
+
+		ResetLatch(MyLatch);
+		EngineHandleSignals();
+
+		if (exchange_batch_size > capacity)
+		{
+			capacity = exchange_batch_size;
+			batch = repalloc(batch, sizeof(Request) * capacity);
+			resps = repalloc(resps, sizeof(Response) * capacity);
+		}
+		n = QueueDrain(batch, Min(capacity, exchange_batch_size));
+		expire = GetCurrentTimestamp() >= next_expiry;
+		if (expire)
+			next_expiry = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  exchange_expiry_interval);
+		if (n > 0 || expire)
+		{
+			EngineRunBatch(batch, resps, n, expire, false);
+			continue;
+		}
+		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+												  next_expiry);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(wait_ms, 1), PG_WAIT_EXTENSION);
+	}
+}

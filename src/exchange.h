@@ -1,0 +1,208 @@
+#ifndef EXCHANGE_H
+#define EXCHANGE_H
+
+#include "postgres.h"
+
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "core/core.h"
+
+/* Extension error codes, class EX (documented in README.md). */
+#define ERRCODE_EXCHANGE_INSUFFICIENT_FUNDS	MAKE_SQLSTATE('E','X','0','0','1')
+#define ERRCODE_EXCHANGE_ENGINE_NOT_RUNNING	MAKE_SQLSTATE('E','X','0','0','2')
+#define ERRCODE_EXCHANGE_QUEUE_FULL			MAKE_SQLSTATE('E','X','0','0','3')
+#define ERRCODE_EXCHANGE_TIMEOUT			MAKE_SQLSTATE('E','X','0','0','4')
+#define ERRCODE_EXCHANGE_OUTCOME_UNKNOWN	MAKE_SQLSTATE('E','X','0','0','5')
+
+/* Longest decimal text a request carries (numeric_out of an amount). */
+#define REQUEST_NUMBER_LEN	64
+/* Longest client_order_id, deposit reference or external_ref. */
+#define REQUEST_TEXT_LEN	128
+
+/* GUCs (guc.c) */
+extern char *exchange_database;
+extern int	exchange_max_assets;
+extern int	exchange_max_markets;
+extern int	exchange_max_accounts;
+extern int	exchange_max_balances;
+extern int	exchange_max_orders;
+extern int	exchange_max_price_levels;
+extern int	exchange_queue_size;
+extern int	exchange_batch_size;
+extern int	exchange_request_timeout;
+extern int	exchange_expiry_interval;
+
+extern void GucInit(void);
+
+typedef enum RequestKind
+{
+	REQ_CREATE_ASSET,
+	REQ_CREATE_MARKET,
+	REQ_SET_HALTED,
+	REQ_CREATE_ACCOUNT,
+	REQ_DEPOSIT,
+	REQ_PLACE,
+	REQ_CANCEL,
+	REQ_CANCEL_ALL,
+	REQ_AMEND
+} RequestKind;
+
+/* One state-changing request, copied into the queue by value. */
+typedef struct Request
+{
+	RequestKind kind;
+	int			procno;			/* caller's PGPROC number: its mailbox */
+	uint64		generation;		/* caller's mailbox generation */
+	int64		account;
+	int64		order_id;
+	int64		expire_at;		/* TimestampTz, 0 = none */
+	int32		scale;			/* create_asset */
+	int32		maker_fee_bps;
+	int32		taker_fee_bps;
+	uint8		side;
+	uint8		type;
+	uint8		tif;
+	uint8		stp;
+	bool		post_only;
+	bool		flag;			/* halt (true) / resume */
+	bool		has_text;
+	char		name[CORE_SYMBOL_LEN];	/* market symbol or asset code */
+	char		base[CORE_CODE_LEN];
+	char		quote[CORE_CODE_LEN];
+	char		quantity[REQUEST_NUMBER_LEN];	/* or amount, tick_size */
+	char		price[REQUEST_NUMBER_LEN];	/* or lot_size */
+	char		quote_quantity[REQUEST_NUMBER_LEN];	/* or min_notional */
+	char		text[REQUEST_TEXT_LEN];	/* client_order_id, reference, ... */
+} Request;
+
+/* The engine's answer; sqlstate 0 means success. */
+typedef struct Response
+{
+	int			sqlstate;
+	char		message[CORE_MESSAGE_LEN];
+	char		detail[CORE_DETAIL_LEN];
+	int64		id;				/* order, account or deposit id; a count */
+	uint8		status;			/* CoreStatus */
+	int16		base_scale;
+	int16		quote_scale;
+	int64		executed_units; /* base units */
+	int64		remaining_units;	/* base units still resting */
+	int64		executed_quote; /* quote units */
+} Response;
+
+typedef enum EngineState
+{
+	ENGINE_STOPPED = 0,			/* not started, exited, or on a standby */
+	ENGINE_WAITING,				/* extension not created in the database */
+	ENGINE_REBUILDING,
+	ENGINE_RUNNING
+} EngineState;
+
+/* A caller's mailbox; guarded by its own spinlock. */
+typedef struct Mailbox
+{
+	slock_t		mutex;
+	uint64		generation;		/* the request the caller waits for */
+	bool		done;
+	Response	response;
+} Mailbox;
+
+/* Engine counters, for exchange.engine_status(). */
+typedef struct EngineStats
+{
+	pg_atomic_uint64 batches;
+	pg_atomic_uint64 requests;
+	pg_atomic_uint64 failed_batches;
+	pg_atomic_uint64 rebuilds;
+	pg_atomic_uint64 batch_hist[8];	/* sizes 1, 2-3, 4-7, ..., >= 128 */
+} EngineStats;
+
+typedef struct ExchangeShared
+{
+	LWLock	   *queue_lock;		/* queue ring and its head/tail */
+	slock_t		state_mutex;	/* engine_state, engine_procno, epoch */
+	EngineState engine_state;
+	int			engine_procno;	/* -1 when no engine */
+	uint64		engine_epoch;	/* bumped at every engine start */
+	TimestampTz engine_started;
+	char		last_error[CORE_MESSAGE_LEN];
+	EngineStats stats;
+
+	uint64		queue_head;		/* next slot the engine takes */
+	uint64		queue_tail;		/* next slot a caller fills */
+	int			queue_capacity;
+	Request    *queue;
+	int			nmailboxes;
+	Mailbox    *mailboxes;
+	Core	   *core;			/* written by the engine only */
+} ExchangeShared;
+
+extern ExchangeShared *Exchange;
+
+/* shmem.c */
+extern void ShmemInit(void);
+extern void ExchangeCheckLoaded(void);
+extern EngineState EngineGetState(void);
+extern void EngineSetState(EngineState state);
+
+/* mailbox.c */
+extern void RequestSubmit(Request *req, Response *resp);
+extern int	QueueDrain(Request *batch, int max);
+extern void QueueFailAll(int sqlstate, const char *message,
+						 const char *detail);
+extern void MailboxReply(const Request *req, const Response *resp);
+
+/* engine.c */
+extern void EngineRegister(void);
+PGDLLEXPORT void EngineMain(Datum arg);
+
+/* apply.c: one batch's work inside the engine's transaction */
+extern void ApplyBegin(TimestampTz now);
+extern void ApplyPrefetch(const Request *batch, int n);
+extern void ApplyRequest(const Request *req, Response *resp);
+extern void ApplyExpire(void);
+extern void ApplyFlush(void);
+
+/* persist.c */
+typedef struct BatchWrites BatchWrites;
+extern BatchWrites *PersistBegin(MemoryContext cxt);
+extern void PersistOrder(BatchWrites *w, const CoreOrder *o,
+						 const char *client_order_id, bool is_new);
+extern void PersistTrade(BatchWrites *w, const CoreTrade *t);
+extern void PersistDeposit(BatchWrites *w, int64 id, int64 account,
+						   int32 asset_id, int64 units,
+						   const char *reference);
+extern void PersistAccount(BatchWrites *w, int64 id,
+						   const char *external_ref);
+extern void PersistAsset(BatchWrites *w, const CoreAsset *a);
+extern void PersistMarket(BatchWrites *w, const CoreMarket *m,
+						  const char *tick, const char *lot,
+						  const char *min_notional);
+extern void PersistHalted(BatchWrites *w, int32 market_id, bool halted);
+extern void PersistFlush(BatchWrites *w, Core *core, TimestampTz now);
+
+/* rebuild.c */
+typedef struct EngineCounters
+{
+	int64		next_order_id;
+	int64		next_trade_id;
+	int64		next_account_id;
+	int64		next_deposit_id;
+} EngineCounters;
+
+extern EngineCounters Counters;	/* apply.c; set by RebuildCore */
+
+extern bool RebuildExtensionExists(void);
+extern void RebuildCore(Core *core);
+
+/* Convert between SQL and core enums (same order as the SQL enums). */
+extern const char *const SideNames[];
+extern const char *const OrderTypeNames[];
+extern const char *const TimeInForceNames[];
+extern const char *const StpNames[];
+extern const char *const StatusNames[];
+
+#endif

@@ -1,0 +1,68 @@
+#include "exchange.h"
+
+#include "utils/guc.h"
+
+char	   *exchange_database = NULL;
+int			exchange_max_assets = 256;
+int			exchange_max_markets = 256;
+int			exchange_max_accounts = 1000000;
+int			exchange_max_balances = 1000000;
+int			exchange_max_orders = 1000000;
+int			exchange_max_price_levels = 200000;
+int			exchange_queue_size = 8192;
+int			exchange_batch_size = 1024;
+int			exchange_request_timeout = 10000;
+int			exchange_expiry_interval = 1000;
+
+/* Define every exchange.* setting; capacities are fixed at server start. */
+void
+GucInit(void)
+{
+	DefineCustomStringVariable("exchange.database",
+							   "Database whose exchange extension the engine serves.",
+							   NULL, &exchange_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.max_assets",
+							"Most assets the engine can hold.",
+							NULL, &exchange_max_assets, 256, 1, 65536,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.max_markets",
+							"Most markets the engine can hold.",
+							NULL, &exchange_max_markets, 256, 1, 65536,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.max_accounts",
+							"Most accounts the engine can hold.",
+							NULL, &exchange_max_accounts, 1000000, 16,
+							100000000, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.max_balances",
+							"Most (account, asset) balances the engine caches.",
+							NULL, &exchange_max_balances, 1000000, 16,
+							200000000, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.max_orders",
+							"Most orders that can rest on the books at once.",
+							NULL, &exchange_max_orders, 1000000, 16,
+							100000000, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.max_price_levels",
+							"Most distinct price levels across all books.",
+							NULL, &exchange_max_price_levels, 200000, 16,
+							100000000, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.queue_size",
+							"Requests that can wait for the engine at once.",
+							NULL, &exchange_queue_size, 8192, 16, 1048576,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.batch_size",
+							"Most requests the engine commits in one transaction.",
+							NULL, &exchange_batch_size, 1024, 1, 65536,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.request_timeout",
+							"How long a request function waits for the engine's answer.",
+							NULL, &exchange_request_timeout, 10000, 10,
+							3600000, PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.expiry_interval",
+							"How often the engine expires good-till-date orders.",
+							NULL, &exchange_expiry_interval, 1000, 10,
+							3600000, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("exchange");
+}

@@ -1,0 +1,194 @@
+#include "exchange.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+
+/* Raise the caller-side error for an engine that cannot take requests. */
+static void
+CheckEngineRunning(void)
+{
+	EngineState state = EngineGetState();
+	const char *detail;
+
+	if (state == ENGINE_RUNNING)
+		return;
+	switch (state)
+	{
+		case ENGINE_WAITING:
+			detail = "The engine is waiting for CREATE EXTENSION exchange in the database named by exchange.database.";
+			break;
+		case ENGINE_REBUILDING:
+			detail = "The engine is rebuilding the order books from the tables; this takes a moment after a start, crash or promotion.";
+			break;
+		default:
+			detail = "The engine worker is not running; it restarts by itself within a few seconds after a failure.";
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_EXCHANGE_ENGINE_NOT_RUNNING),
+			 errmsg("exchange engine is not running"),
+			 errdetail("%s", detail),
+			 errhint("Retry the request; requests with a client_order_id are safe to repeat.")));
+}
+
+/*
+ * Hand a request to the engine and wait for its answer, which comes only
+ * after the request's batch is durable.  Raises the documented errors when
+ * the request cannot be made or its outcome is unknown.
+ */
+void
+RequestSubmit(Request *req, Response *resp)
+{
+	Mailbox    *mb;
+	uint64		generation;
+	int			engine_procno;
+	TimestampTz start;
+	bool		answered = false;
+
+	ExchangeCheckLoaded();
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("exchange requests cannot run inside a transaction block"),
+				 errdetail("The engine commits every request itself, so ROLLBACK could not undo it."),
+				 errhint("Call the function outside BEGIN ... COMMIT.")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot run exchange requests on a standby"),
+				 errhint("Connect to the primary, for example with target_session_attrs=read-write.")));
+	CheckEngineRunning();
+
+	mb = &Exchange->mailboxes[MyProc->pgprocno];
+	SpinLockAcquire(&mb->mutex);
+	generation = ++mb->generation;
+	mb->done = false;
+	SpinLockRelease(&mb->mutex);
+
+	req->procno = MyProc->pgprocno;
+	req->generation = generation;
+
+	LWLockAcquire(Exchange->queue_lock, LW_EXCLUSIVE);
+	if (Exchange->queue_tail - Exchange->queue_head >=
+		(uint64) Exchange->queue_capacity)
+	{
+		LWLockRelease(Exchange->queue_lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_EXCHANGE_QUEUE_FULL),
+				 errmsg("exchange request queue is full"),
+				 errdetail("%d requests are waiting for the engine (exchange.queue_size).",
+						   Exchange->queue_capacity),
+				 errhint("Retry after a short pause.")));
+	}
+	Exchange->queue[Exchange->queue_tail % Exchange->queue_capacity] = *req;
+	Exchange->queue_tail++;
+	LWLockRelease(Exchange->queue_lock);
+
+	SpinLockAcquire(&Exchange->state_mutex);
+	engine_procno = Exchange->engine_procno;
+	SpinLockRelease(&Exchange->state_mutex);
+	if (engine_procno >= 0)
+		SetLatch(&ProcGlobal->allProcs[engine_procno].procLatch);
+
+	start = GetCurrentTimestamp();
+	for (;;)
+	{
+		long		waited;
+
+		ResetLatch(MyLatch);
+		SpinLockAcquire(&mb->mutex);
+		if (mb->generation == generation && mb->done)
+		{
+			*resp = mb->response;
+			answered = true;
+		}
+		SpinLockRelease(&mb->mutex);
+		if (answered)
+			break;
+
+		waited = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+		if (waited >= exchange_request_timeout)
+			ereport(ERROR,
+					(errcode(ERRCODE_EXCHANGE_TIMEOUT),
+					 errmsg("exchange request timed out after %d ms",
+							exchange_request_timeout),
+					 errdetail("The request may still be carried out."),
+					 errhint("Repeat it with the same client_order_id (or deposit reference) to learn its outcome.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 exchange_request_timeout - waited, PG_WAIT_EXTENSION);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* Engine: take up to max queued requests, oldest first. */
+int
+QueueDrain(Request *batch, int max)
+{
+	int			n = 0;
+
+	LWLockAcquire(Exchange->queue_lock, LW_EXCLUSIVE);
+	while (n < max && Exchange->queue_head < Exchange->queue_tail)
+	{
+		batch[n++] = Exchange->queue[Exchange->queue_head %
+									 Exchange->queue_capacity];
+		Exchange->queue_head++;
+	}
+	LWLockRelease(Exchange->queue_lock);
+	return n;
+}
+
+/* Engine: answer a request, unless its caller has moved on. */
+void
+MailboxReply(const Request *req, const Response *resp)
+{
+	Mailbox    *mb;
+	bool		delivered = false;
+
+	if (req->procno < 0 || req->procno >= Exchange->nmailboxes)
+		return;
+	mb = &Exchange->mailboxes[req->procno];
+	SpinLockAcquire(&mb->mutex);
+	if (mb->generation == req->generation)
+	{
+		mb->response = *resp;
+		mb->done = true;
+		delivered = true;
+	}
+	SpinLockRelease(&mb->mutex);
+	if (delivered)
+		SetLatch(&ProcGlobal->allProcs[req->procno].procLatch);
+}
+
+/* Engine: answer every queued request with the same error, emptying it. */
+void
+QueueFailAll(int sqlstate, const char *message, const char *detail)
+{
+	Request		req;
+	Response	resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.sqlstate = sqlstate;
+	strlcpy(resp.message, message, sizeof(resp.message));
+	strlcpy(resp.detail, detail, sizeof(resp.detail));
+	for (;;)
+	{
+		bool		more;
+
+		LWLockAcquire(Exchange->queue_lock, LW_EXCLUSIVE);
+		more = Exchange->queue_head < Exchange->queue_tail;
+		if (more)
+		{
+			req = Exchange->queue[Exchange->queue_head %
+								  Exchange->queue_capacity];
+			Exchange->queue_head++;
+		}
+		LWLockRelease(Exchange->queue_lock);
+		if (!more)
+			break;
+		MailboxReply(&req, &resp);
+	}
+}
