@@ -129,10 +129,11 @@ CheckOrderRequest(const Core *core, const CoreOrderRequest *req,
 
 			CoreFail(err, CORE_E_MIN_NOTIONAL,
 					 "order value is below the market's minimum");
-			CoreFailDetail(err, "The order is worth %s %s; %s needs at least %s.",
+			CoreFailDetail(err, "The order is worth %s %s; %s needs at least %s %s.",
 						   Amount(core, m->quote, units, a, sizeof(a)),
 						   core->assets[m->quote].code, m->symbol,
-						   Amount(core, m->quote, m->min_notional, b, sizeof(b)));
+						   Amount(core, m->quote, m->min_notional, b, sizeof(b)),
+						   core->assets[m->quote].code);
 			return CORE_E_MIN_NOTIONAL;
 		}
 	}
@@ -391,11 +392,12 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 			CoreFail(err, CORE_E_INSUFFICIENT, "insufficient %s balance",
 					 core->assets[hold_asset].code);
 			CoreFailDetail(err,
-						   "Account %lld has %s %s available; the order needs %s.",
+						   "Account %lld has %s %s available; the order needs %s %s.",
 						   (long long) t.account,
 						   Amount(core, hold_asset, available, a, sizeof(a)),
 						   core->assets[hold_asset].code,
-						   Amount(core, hold_asset, hold, b, sizeof(b)));
+						   Amount(core, hold_asset, hold, b, sizeof(b)),
+						   core->assets[hold_asset].code);
 			return CORE_E_INSUFFICIENT;
 		}
 	}

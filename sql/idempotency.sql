@@ -1,0 +1,47 @@
+-- client_order_id and deposit references make retries safe; the engine
+-- rebuilds from the tables after it restarts.
+\set SHOW_CONTEXT never
+SELECT exchange.create_account('idem-1') AS a1, exchange.create_account('idem-2') AS a2 \gset
+SELECT exchange.deposit(:a1, 'USDT', 50000, 'idem-dep-1');
+SELECT exchange.deposit(:a1, 'USDT', 50000, 'idem-dep-1');
+SELECT exchange.deposit(:a2, 'BTC', 2, 'idem-dep-2');
+SELECT available FROM exchange.balances WHERE account_id = :a1 AND asset = 'USDT';
+
+-- a repeat places nothing and reports the order as it is now
+SELECT order_id AS c1, status FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 1, 15000,
+       client_order_id => 'c-1') \gset
+SELECT :'status';
+SELECT order_id = :c1 AS same, status FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 1, 15000,
+       client_order_id => 'c-1');
+SELECT order_id = :c1 AS same, status, executed_quantity FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 5, 1,
+       client_order_id => 'c-1');
+SELECT * FROM exchange.place_order(:a2, 'BTC-USDT', 'sell', 0.25, 15000, client_order_id => 'c-1');
+SELECT order_id = :c1 AS same, status, executed_quantity, remaining_quantity
+  FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 1, 15000, client_order_id => 'c-1');
+SELECT count(*) FROM exchange.orders WHERE client_order_id = 'c-1';
+
+-- an order refused with an error consumes no client_order_id
+SELECT * FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 10, 15000, client_order_id => 'c-2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT status FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 1, 14000, client_order_id => 'c-2');
+
+SELECT count(*) FROM exchange.orders WHERE account_id = :a1;
+
+-- the engine restarts (as after a crash) and rebuilds from the tables
+CREATE TEMP TABLE book_before AS SELECT * FROM exchange.order_book('BTC-USDT');
+SELECT pg_terminate_backend(pid) FROM exchange.engine_status();
+SELECT pg_sleep(0.2);
+SELECT exchange.wait_for_engine(20000);
+SELECT state, open_orders, rebuilds >= 2 AS rebuilt FROM exchange.engine_status();
+SELECT count(*) AS book_differs FROM (
+    (SELECT * FROM exchange.order_book('BTC-USDT') EXCEPT SELECT * FROM book_before)
+    UNION ALL
+    (SELECT * FROM book_before EXCEPT SELECT * FROM exchange.order_book('BTC-USDT'))) d;
+SELECT order_id = :c1 AS same, status, executed_quantity
+  FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 1, 15000, client_order_id => 'c-1');
+-- and trades against the rebuilt book
+SELECT status, executed_quantity, average_price
+  FROM exchange.place_order(:a2, 'BTC-USDT', 'sell', 1, 14000);
+SELECT status, executed_quantity FROM exchange.orders WHERE order_id = :c1;
+SELECT exchange.cancel_all(:a1), exchange.cancel_all(:a2);
+SELECT * FROM exchange.check_invariants();
