@@ -1,5 +1,6 @@
-# exchange: PGXS build of the extension, plus the project's test and bench
-# targets.  `make && make install` builds against postgresql-server-dev-15.
+# exchange: PGXS build of the extension, plus the project's run, test and
+# bench targets.  On a fresh Debian 12 machine `make run` and `make test`
+# first install what is missing (scripts/install-deps.sh).
 
 EXTENSION = exchange
 MODULE_big = exchange
@@ -10,17 +11,55 @@ OBJS = src/exchange.o src/guc.o src/shmem.o src/mailbox.o src/engine.o \
 	$(CORE_OBJS)
 DATA = sql/exchange--1.0.sql
 
+# pg_regress: sql/<test>.sql against expected/<test>.out, in a temporary
+# instance with the library preloaded (test/regress.conf)
 REGRESS = setup errors trading idempotency privileges
-REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf \
-	--load-extension=exchange
-EXTRA_CLEAN = tmp_check results regression.diffs regression.out
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
+EXTRA_CLEAN = tmp_check results regression.diffs regression.out test/core/bin
 
-PG_CONFIG ?= pg_config
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
-include $(PGXS)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
+.PHONY: deps run stop status test regress core-test pgtap crash-test bench
+
+ifeq ($(wildcard $(PGXS)),)
+# No postgresql-server-dev-15 yet: install the dependencies, then go on.
+all install run stop status test regress core-test pgtap crash-test bench:
+	scripts/install-deps.sh
+	$(MAKE) $@
+else
+include $(PGXS)
 -include test/core/core.mk
+
+deps:
+	scripts/install-deps.sh
+
+# Set up and run: a local server with the exchange and demo markets.
+run: deps all install
+	scripts/run-local.sh start
+stop:
+	scripts/run-local.sh stop
+status:
+	scripts/run-local.sh status
+
+# Every test.  Each suite starts and stops its own servers.
+test: deps all install
+	$(MAKE) core-test
+	$(MAKE) regress
+	$(MAKE) pgtap
+	$(MAKE) crash-test
+	@echo "all test suites passed"
+
+regress: all install
+	scripts/regress.sh
+pgtap: all install
+	bash test/pgtap/run.sh
+crash-test: all install
+	bash test/crash/run.sh
+bench: all install
+	bash test/bench/run.sh
+endif
