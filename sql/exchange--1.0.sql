@@ -309,6 +309,25 @@ AS $$
         ON h.account_id = b.account_id AND h.asset_id = b.asset_id
      WHERE coalesce(b.locked, 0) <> coalesce(h.held, 0)
     UNION ALL
+    -- the fee account holds exactly the fees charged (and its own deposits)
+    SELECT 'fee account equals fees', format('asset %s: fee account %s, fees %s',
+                                             a.code, coalesce(b.total, 0), coalesce(f.total, 0))
+      FROM exchange.asset a
+      LEFT JOIN (SELECT asset_id, available + locked AS total
+                   FROM exchange.balance_record WHERE account_id = 0) b USING (asset_id)
+      LEFT JOIN (SELECT asset_id, sum(amount) AS total FROM (
+                     SELECT CASE t.taker_side WHEN 'sell' THEN m.base_asset_id ELSE m.quote_asset_id END AS asset_id,
+                            t.maker_fee AS amount
+                       FROM exchange.trade_record t JOIN exchange.market m USING (market_id)
+                     UNION ALL
+                     SELECT CASE t.taker_side WHEN 'buy' THEN m.base_asset_id ELSE m.quote_asset_id END,
+                            t.taker_fee
+                       FROM exchange.trade_record t JOIN exchange.market m USING (market_id)
+                     UNION ALL
+                     SELECT asset_id, amount FROM exchange.deposit_record WHERE account_id = 0) x
+                  GROUP BY asset_id) f USING (asset_id)
+     WHERE coalesce(b.total, 0) <> coalesce(f.total, 0)
+    UNION ALL
     SELECT 'no negative balance', format('account %s asset %s', account_id, asset_id)
       FROM exchange.balance_record WHERE available < 0 OR locked < 0
     UNION ALL
