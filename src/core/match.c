@@ -497,7 +497,12 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	}
 
 	if (t.quote_limit != 0)
+	{
 		t.quantity = t.filled;
+		/* a budget spent to the last unit is fully executed, book or not */
+		if (t.filled_quote == t.quote_limit)
+			out_of_funds = true;
+	}
 
 	if (t.filled == t.quantity && t.quantity > 0 &&
 		(t.quote_limit == 0 || out_of_funds))

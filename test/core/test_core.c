@@ -1,0 +1,1933 @@
+/*
+ * Unit tests of the matching core's API (src/core/core.h): catalogue,
+ * balances, every matching rule of API.md, capacities and rebuild.
+ *
+ * "Nothing changes" is checked strictly: the whole core region is copied
+ * before a call that must fail and compared byte for byte afterwards.
+ */
+#include "core.h"
+#include "test_util.h"
+
+/*
+ * The standard market ETH-USD: ETH keeps 4 decimals, USD 2, tick 0.01 and
+ * lot 1, so one lot is 10000 ETH units and one tick x lot is 1 USD unit:
+ * a trade of L lots at P ticks moves L * 10000 ETH units and L * P USD
+ * units.
+ */
+#define LOT			10000
+#define FUNDS		10000000	/* each trader starts with 1000 ETH, 100000 USD */
+#define FEE_ACCT	0
+
+typedef struct Env
+{
+	Core	   *core;
+	void	   *region;
+	void	   *saved;
+	size_t		size;
+	int64_t		next_trade_id;
+	int64_t		next_order_id;
+	int64_t		now;
+	int32_t		eth;
+	int32_t		usd;
+	int32_t		mkt;			/* ETH-USD, no fees */
+	int32_t		fmkt;			/* ETH-USD-FEE, maker 10 bps, taker 20 */
+	int32_t		nmkt;			/* ETH-USD-MIN, min_notional 5 USD */
+	CoreTrade	trades[64];
+	int			ntrades;
+	CoreOrder	events[64];
+	int			nevents;
+	CoreSink	sink;
+	CoreError	err;
+} Env;
+
+static const CoreConfig default_config = {
+	.max_assets = 4,
+	.max_markets = 4,
+	.max_accounts = 16,
+	.max_balances = 64,
+	.max_orders = 64,
+	.max_levels = 64,
+};
+
+/* Sink callback: remember an order snapshot. */
+static void
+SinkOrder(void *arg, const CoreOrder *order)
+{
+	Env		   *e = arg;
+
+	if (e->nevents < 64)
+		e->events[e->nevents] = *order;
+	e->nevents++;
+}
+
+/* Sink callback: remember a trade. */
+static void
+SinkTrade(void *arg, const CoreTrade *trade)
+{
+	Env		   *e = arg;
+
+	if (e->ntrades < 64)
+		e->trades[e->ntrades] = *trade;
+	e->ntrades++;
+}
+
+/* An empty core with these capacities. */
+static void
+EnvOpen(Env *e, const CoreConfig *config)
+{
+	memset(e, 0, sizeof(*e));
+	e->size = CoreSize(config);
+	e->region = malloc(e->size);
+	e->saved = malloc(e->size);
+	memset(e->region, 0xa5, e->size);
+	e->core = CoreInit(e->region, config);
+	e->next_trade_id = 1;
+	e->next_order_id = 1;
+	e->now = 1000;
+	e->sink.order = SinkOrder;
+	e->sink.trade = SinkTrade;
+	e->sink.arg = e;
+	e->eth = e->usd = e->mkt = e->fmkt = e->nmkt = CORE_NO_INDEX;
+}
+
+/* Add ETH, USD and the three markets. */
+static void
+EnvCatalogue(Env *e)
+{
+	CHECK(CoreAddAsset(e->core, 10, "ETH", 4, &e->err) == CORE_OK);
+	CHECK(CoreAddAsset(e->core, 20, "USD", 2, &e->err) == CORE_OK);
+	e->eth = CoreFindAsset(e->core, "ETH");
+	e->usd = CoreFindAsset(e->core, "USD");
+	CHECK(CoreAddMarket(e->core, 1, "ETH-USD", "ETH", "USD", "0.01", "1",
+						0, 0, NULL, &e->err) == CORE_OK);
+	CHECK(CoreAddMarket(e->core, 2, "ETH-USD-FEE", "ETH", "USD", "0.01", "1",
+						10, 20, "0", &e->err) == CORE_OK);
+	CHECK(CoreAddMarket(e->core, 3, "ETH-USD-MIN", "ETH", "USD", "0.01", "1",
+						0, 0, "5", &e->err) == CORE_OK);
+	e->mkt = CoreFindMarket(e->core, "ETH-USD");
+	e->fmkt = CoreFindMarket(e->core, "ETH-USD-FEE");
+	e->nmkt = CoreFindMarket(e->core, "ETH-USD-MIN");
+}
+
+/*
+ * The standard set-up: catalogue, traders 1 to 4 funded with FUNDS of
+ * each asset, and trader 5 with only 2.50 USD.
+ */
+static void
+EnvStandard(Env *e, const CoreConfig *config)
+{
+	EnvOpen(e, config ? config : &default_config);
+	EnvCatalogue(e);
+	for (int64_t a = 1; a <= 5; a++)
+		CHECK(CoreAddAccount(e->core, a, &e->err) == CORE_OK);
+	for (int64_t a = 1; a <= 4; a++)
+	{
+		CHECK(CoreDeposit(e->core, a, e->eth, FUNDS, &e->err) == CORE_OK);
+		CHECK(CoreDeposit(e->core, a, e->usd, FUNDS, &e->err) == CORE_OK);
+	}
+	CHECK(CoreDeposit(e->core, 5, e->usd, 250, &e->err) == CORE_OK);
+	CoreClearDirty(e->core);
+}
+
+/* Free the regions of an Env. */
+static void
+EnvClose(Env *e)
+{
+	free(e->region);
+	free(e->saved);
+}
+
+/* Remember the whole region. */
+static void
+Snapshot(Env *e)
+{
+	memcpy(e->saved, e->region, e->size);
+}
+
+/* True when the region is byte for byte as at the last Snapshot. */
+static bool
+Unchanged(Env *e)
+{
+	return memcmp(e->saved, e->region, e->size) == 0;
+}
+
+/* A good-till-cancelled limit order request on the standard market. */
+static CoreOrderRequest
+Limit(Env *e, int64_t account, CoreSide side, int64_t price, int64_t lots)
+{
+	CoreOrderRequest r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = e->next_order_id++;
+	r.account = account;
+	r.market = e->mkt;
+	r.side = side;
+	r.type = CORE_LIMIT;
+	r.tif = CORE_GTC;
+	r.stp = CORE_STP_CANCEL_TAKER;
+	r.price = price;
+	r.quantity = lots;
+	r.now = e->now;
+	return r;
+}
+
+/* A market order request by quantity on the standard market. */
+static CoreOrderRequest
+Market(Env *e, int64_t account, CoreSide side, int64_t lots)
+{
+	CoreOrderRequest r = Limit(e, account, side, 0, lots);
+
+	r.type = CORE_MARKET;
+	return r;
+}
+
+/* Place a request, collecting what the sink reports. */
+static CoreErrorCode
+Submit(Env *e, const CoreOrderRequest *req, CoreOrder *result)
+{
+	CoreOrder	dummy;
+
+	e->ntrades = 0;
+	e->nevents = 0;
+	memset(&e->err, 0, sizeof(e->err));
+	return CorePlace(e->core, req, &e->sink, &e->next_trade_id,
+					 result ? result : &dummy, &e->err);
+}
+
+/* Place a limit order that must succeed; returns its id. */
+static int64_t
+Rest(Env *e, int32_t market, int64_t account, CoreSide side, int64_t price,
+	 int64_t lots)
+{
+	CoreOrderRequest r = Limit(e, account, side, price, lots);
+	CoreOrder	res;
+
+	r.market = market;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK(res.status == CORE_OPEN || res.status == CORE_PARTIALLY_FILLED);
+	return r.id;
+}
+
+/* Available balance, 0 when the row does not exist. */
+static int64_t
+Avail(Env *e, int64_t account, int32_t asset)
+{
+	int64_t		available,
+				locked;
+
+	CoreGetBalance(e->core, account, asset, &available, &locked);
+	return available;
+}
+
+/* Locked balance, 0 when the row does not exist. */
+static int64_t
+Locked(Env *e, int64_t account, int32_t asset)
+{
+	int64_t		available,
+				locked;
+
+	CoreGetBalance(e->core, account, asset, &available, &locked);
+	return locked;
+}
+
+/* The depth-th level (0 = best) of a book side, or NULL. */
+static const CoreLevel *
+LevelAt(Env *e, int32_t market, CoreSide side, int depth)
+{
+	int32_t		l = CoreBestLevel(e->core, market, side);
+
+	for (; l != CORE_NO_INDEX && depth > 0; depth--)
+		l = CoreGetLevel(e->core, l)->worse;
+	return l == CORE_NO_INDEX ? NULL : CoreGetLevel(e->core, l);
+}
+
+/* Number of levels on a book side. */
+static int
+LevelCount(Env *e, int32_t market, CoreSide side)
+{
+	int			n = 0;
+
+	for (int32_t l = CoreBestLevel(e->core, market, side); l != CORE_NO_INDEX;
+		 l = CoreGetLevel(e->core, l)->worse)
+		n++;
+	return n;
+}
+
+/* Check that the level at depth has this price, lots and order count. */
+static void
+ExpectLevel(Env *e, int32_t market, CoreSide side, int depth, int64_t price,
+			int64_t lots, int32_t count, int line)
+{
+	const CoreLevel *l = LevelAt(e, market, side, depth);
+
+	if (l == NULL || l->price != price || l->lots != lots || l->count != count)
+	{
+		test_checks_failed++;
+		if (l == NULL)
+			printf("  line %d: no level at depth %d\n", line, depth);
+		else
+			printf("  line %d: level %d is %" PRId64 " x %" PRId64 " (%d orders), want %"
+				   PRId64 " x %" PRId64 " (%d)\n", line, depth, l->price,
+				   l->lots, l->count, price, lots, count);
+	}
+}
+
+#define EXPECT_LEVEL(m, side, depth, price, lots, count) \
+	ExpectLevel(e, m, side, depth, price, lots, count, __LINE__)
+
+/* The sum of every balance of an asset, which must equal its total. */
+static int64_t
+AssetSum(Env *e, int32_t asset)
+{
+	int64_t		sum = 0;
+
+	for (int64_t a = 0; a <= 8; a++)
+		sum += Avail(e, a, asset) + Locked(e, a, asset);
+	return sum;
+}
+
+/* What CoreForEachOrder callbacks work on. */
+typedef struct Walk
+{
+	const Core *core;
+	int64_t		holds[9 * 4];	/* by account * 4 + asset */
+	int64_t		n;
+	int64_t		stop;			/* stop after this many orders */
+} Walk;
+
+/* CoreForEachOrder callback: add up holds, count, stop when told. */
+static bool
+WalkOrder(void *arg, const CoreOrder *o)
+{
+	Walk	   *w = arg;
+	int32_t		asset;
+	int64_t		units;
+
+	CoreOrderHold(w->core, o, &asset, &units);
+	if (o->account >= 0 && o->account < 9 && asset >= 0 && asset < 4)
+		w->holds[o->account * 4 + asset] += units;
+	w->n++;
+	return w->n < w->stop;
+}
+
+/* Invariants that hold after every call in the standard set-up. */
+static void
+ExpectConsistent(Env *e, int line)
+{
+	Walk		w;
+	int			bad = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.core = e->core;
+	w.stop = INT64_MAX;
+	CoreForEachOrder(e->core, WalkOrder, &w);
+	if (w.n != CoreOpenOrderCount(e->core))
+		bad++;
+	for (int64_t a = 0; a <= 8; a++)
+		for (int32_t s = 0; s < CoreAssetCount(e->core); s++)
+		{
+			if (Locked(e, a, s) != w.holds[a * 4 + s] || Avail(e, a, s) < 0)
+				bad++;
+		}
+	for (int32_t s = 0; s < CoreAssetCount(e->core); s++)
+		if (AssetSum(e, s) != CoreGetAsset(e->core, s)->total)
+			bad++;
+	for (int32_t m = 0; m < CoreMarketCount(e->core); m++)
+	{
+		const CoreLevel *bid = LevelAt(e, m, CORE_BUY, 0);
+		const CoreLevel *ask = LevelAt(e, m, CORE_SELL, 0);
+
+		if (bid != NULL && ask != NULL && bid->price >= ask->price)
+			bad++;
+	}
+	if (bad)
+	{
+		test_checks_failed++;
+		printf("  line %d: core inconsistent (%d problems)\n", line, bad);
+	}
+}
+
+#define EXPECT_CONSISTENT() ExpectConsistent(e, __LINE__)
+
+/* Catalogue: assets. */
+static void
+test_assets(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	c = default_config;
+
+	c.max_assets = 3;
+	EnvOpen(e, &c);
+	CHECK(CoreAddAsset(e->core, 1, "BTC", 8, &e->err) == CORE_OK);
+	CHECK(CoreAddAsset(e->core, 2, "USD", 2, &e->err) == CORE_OK);
+	CHECK_EQ(CoreAssetCount(e->core), 2);
+	CHECK_EQ(CoreFindAsset(e->core, "USD"), 1);
+	CHECK_EQ(CoreFindAsset(e->core, "EUR"), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindAsset(e->core, NULL), CORE_NO_INDEX);
+	CHECK_EQ(CoreGetAsset(e->core, 0)->scale, 8);
+	CHECK_EQ(CoreGetAsset(e->core, 0)->id, 1);
+	CHECK_STR(CoreGetAsset(e->core, 1)->code, "USD");
+	CHECK(CoreGetAsset(e->core, 2) == NULL);
+	CHECK(CoreGetAsset(e->core, -1) == NULL);
+
+	Snapshot(e);
+	CHECK(CoreAddAsset(e->core, 3, "BTC", 8, &e->err) == CORE_E_DUPLICATE);
+	CHECK(strstr(e->err.message, "BTC") != NULL);
+	CHECK(CoreAddAsset(e->core, 3, "", 8, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddAsset(e->core, 3, NULL, 8, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddAsset(e->core, 3, "A B", 8, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddAsset(e->core, 3, "0123456789ABCDEF", 8, &e->err) ==
+		  CORE_E_INVALID);
+	CHECK(CoreAddAsset(e->core, 3, "ETH", -1, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddAsset(e->core, 3, "ETH", 19, &e->err) == CORE_E_INVALID);
+	CHECK(e->err.detail[0] != '\0');
+	CHECK(Unchanged(e));
+
+	CHECK(CoreAddAsset(e->core, 3, "0123456789ABCDE", 18, &e->err) == CORE_OK);
+	Snapshot(e);
+	CHECK(CoreAddAsset(e->core, 4, "SOL", 0, &e->err) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+	CHECK_EQ(CoreAssetCount(e->core), 3);
+	EnvClose(e);
+}
+
+/* Catalogue: markets, their units and every refusal. */
+static void
+test_markets(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	c = default_config;
+	const CoreMarket *m;
+
+	c.max_markets = 3;
+	EnvOpen(e, &c);
+	CHECK(CoreAddAsset(e->core, 1, "BTC", 8, &e->err) == CORE_OK);
+	CHECK(CoreAddAsset(e->core, 2, "USD", 2, &e->err) == CORE_OK);
+	CHECK(CoreAddAsset(e->core, 3, "SOL", 0, &e->err) == CORE_OK);
+
+	/* tick 0.5 USD, lot 0.01 BTC: 10^6 sat per lot, 0.005 USD per tick x lot */
+	Snapshot(e);
+	CHECK(CoreAddMarket(e->core, 1, "BTC-USD", "BTC", "USD", "0.5", "0.01",
+						0, 0, NULL, &e->err) == CORE_E_INVALID);
+	CHECK(strstr(e->err.message, "not exactly representable") != NULL);
+	CHECK(e->err.detail[0] != '\0');
+	CHECK(CoreAddMarket(e->core, 1, "BTC-USD", "BTC", "USD", "0.001", "1",
+						0, 0, NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 1, "BTC-USD", "BTC", "USD",
+						"0.000000000000000001", "0.00000001", 0, 0, NULL,
+						&e->err) == CORE_E_INVALID);
+	CHECK(Unchanged(e));
+
+	CHECK(CoreAddMarket(e->core, 1, "BTC-USD", "BTC", "USD", "0.5", "0.02",
+						10, 20, "10", &e->err) == CORE_OK);
+	m = CoreGetMarket(e->core, CoreFindMarket(e->core, "BTC-USD"));
+	CHECK(m != NULL);
+	CHECK_EQ(m->lot_units, 2000000);
+	CHECK_EQ(m->notional_unit, 1);
+	CHECK_EQ(m->min_notional, 1000);
+	CHECK_EQ(m->maker_fee_bps, 10);
+	CHECK_EQ(m->taker_fee_bps, 20);
+	CHECK_EQ(m->tick.mantissa, 5);
+	CHECK_EQ(m->tick.scale, 1);
+	CHECK_EQ(m->best[0], CORE_NO_INDEX);
+	CHECK_EQ(m->worst[1], CORE_NO_INDEX);
+
+	/* 0.001 x 10 = 0.01: exact although tick alone is finer than USD */
+	CHECK(CoreAddMarket(e->core, 2, "SOL-USD", "SOL", "USD", "0.001", "10",
+						0, 0, "0", &e->err) == CORE_OK);
+	m = CoreGetMarket(e->core, CoreFindMarket(e->core, "SOL-USD"));
+	CHECK_EQ(m->lot_units, 10);
+	CHECK_EQ(m->notional_unit, 1);
+
+	Snapshot(e);
+	/* lot finer than the base asset keeps */
+	CHECK(CoreAddMarket(e->core, 3, "SOL-BTC", "SOL", "BTC", "0.00000001",
+						"0.1", 0, 0, NULL, &e->err) == CORE_E_INVALID);
+	CHECK(strstr(e->err.message, "finer") != NULL);
+	CHECK(CoreAddMarket(e->core, 3, "BTC-USD2", "BTC", "USD", "1",
+						"0.000000001", 0, 0, NULL, &e->err) == CORE_E_INVALID);
+	/* malformed or non-positive tick and lot */
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "NaN", "1", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "Infinity", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "0", "1", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "-1", "1", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "0.0", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1x", "1", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", NULL, "1", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD",
+						"0.0000000000000000001", "1", 0, 0, NULL, &e->err) ==
+		  CORE_E_INVALID);
+	/* sizes whose units overflow */
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "100000000000",
+						0, 0, NULL, &e->err) == CORE_E_RANGE);
+	CHECK(CoreAddMarket(e->core, 3, "X", "SOL", "USD", "10000000000",
+						"10000000000", 0, 0, NULL, &e->err) == CORE_E_RANGE);
+	CHECK(CoreAddMarket(e->core, 3, "X", "SOL", "USD", "100000000000000000",
+						"1", 0, 0, NULL, &e->err) == CORE_E_RANGE);
+	/* fees and minimum */
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "1", -1, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "1", 0, 10001,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "1", 0, 0,
+						"-1", &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "1", 0, 0,
+						"0.001", &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "USD", "1", "1", 0, 0,
+						"NaN", &e->err) == CORE_E_INVALID);
+	/* names and assets */
+	CHECK(CoreAddMarket(e->core, 3, "BTC-USD", "BTC", "USD", "1", "1", 0, 0,
+						NULL, &e->err) == CORE_E_DUPLICATE);
+	CHECK(CoreAddMarket(e->core, 3, "", "BTC", "USD", "1", "1", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "BAD SYMBOL", "BTC", "USD", "1", "1", 0,
+						0, NULL, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddMarket(e->core, 3, "X", "EUR", "USD", "1", "1", 0, 0,
+						NULL, &e->err) == CORE_E_UNKNOWN_ASSET);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", NULL, "1", "1", 0, 0,
+						NULL, &e->err) == CORE_E_UNKNOWN_ASSET);
+	CHECK(CoreAddMarket(e->core, 3, "X", "BTC", "BTC", "1", "1", 0, 0,
+						NULL, &e->err) == CORE_E_INVALID);
+	CHECK(Unchanged(e));
+
+	CHECK(CoreAddMarket(e->core, 3, "SOL-BTC", "SOL", "BTC", "0.00000001",
+						"1", 10000, 10000, NULL, &e->err) == CORE_OK);
+	Snapshot(e);
+	CHECK(CoreAddMarket(e->core, 4, "BTC-SOL", "BTC", "SOL", "1", "1", 0, 0,
+						NULL, &e->err) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+
+	CHECK_EQ(CoreMarketCount(e->core), 3);
+	CHECK_EQ(CoreFindMarketById(e->core, 2), 1);
+	CHECK_EQ(CoreFindMarketById(e->core, 9), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarket(e->core, "SOL-BTC"), 2);
+	CHECK_EQ(CoreFindMarket(e->core, "sol-btc"), CORE_NO_INDEX);
+	CHECK(CoreGetMarket(e->core, 3) == NULL);
+	CHECK(CoreSetHalted(e->core, 3, true, &e->err) == CORE_E_UNKNOWN_MARKET);
+	CHECK(CoreSetHalted(e->core, -1, true, &e->err) == CORE_E_UNKNOWN_MARKET);
+	CHECK(CoreSetHalted(e->core, 2, true, &e->err) == CORE_OK);
+	CHECK(CoreGetMarket(e->core, 2)->halted);
+	EnvClose(e);
+}
+
+/* Catalogue: accounts, the fee account included. */
+static void
+test_accounts(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	c = default_config;
+
+	c.max_accounts = 3;
+	EnvOpen(e, &c);
+	CHECK(CoreHasAccount(e->core, FEE_ACCT));
+	CHECK(!CoreHasAccount(e->core, 1));
+	CHECK(CoreAddAccount(e->core, 1, &e->err) == CORE_OK);
+	CHECK(CoreAddAccount(e->core, 1LL << 40, &e->err) == CORE_OK);
+	CHECK(CoreHasAccount(e->core, 1LL << 40));
+	Snapshot(e);
+	CHECK(CoreAddAccount(e->core, FEE_ACCT, &e->err) == CORE_E_DUPLICATE);
+	CHECK(CoreAddAccount(e->core, 1, &e->err) == CORE_E_DUPLICATE);
+	CHECK(CoreAddAccount(e->core, -5, &e->err) == CORE_E_INVALID);
+	CHECK(CoreAddAccount(e->core, 7, &e->err) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+	CHECK(!CoreHasAccount(e->core, 7));
+	EnvClose(e);
+}
+
+/* Deposits, the asset-total bound and balance capacity. */
+static void
+test_deposits(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	c = default_config;
+	CoreBalanceRow rows[8];
+	int32_t		n;
+
+	c.max_balances = 3;
+	EnvOpen(e, &c);
+	EnvCatalogue(e);
+	CHECK(CoreAddAccount(e->core, 1, &e->err) == CORE_OK);
+	CHECK(CoreAddAccount(e->core, 2, &e->err) == CORE_OK);
+	CHECK(!CoreGetBalance(e->core, 1, e->eth, &rows[0].available,
+						  &rows[0].locked));
+	CHECK_EQ(rows[0].available, 0);
+	CHECK(CoreDeposit(e->core, 1, e->eth, 500, &e->err) == CORE_OK);
+	CHECK(CoreDeposit(e->core, 1, e->eth, 250, &e->err) == CORE_OK);
+	CHECK_EQ(Avail(e, 1, e->eth), 750);
+	CHECK_EQ(Locked(e, 1, e->eth), 0);
+	CHECK_EQ(CoreGetAsset(e->core, e->eth)->total, 750);
+
+	/* written back once, however often it changed */
+	CHECK_EQ(CoreDirtyCount(e->core), 1);
+	n = CoreDirtyBalances(e->core, rows, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(rows[0].account, 1);
+	CHECK_EQ(rows[0].asset, e->eth);
+	CHECK_EQ(rows[0].available, 750);
+	CoreClearDirty(e->core);
+	CHECK_EQ(CoreDirtyCount(e->core), 0);
+
+	Snapshot(e);
+	CHECK(CoreDeposit(e->core, 9, e->eth, 1, &e->err) == CORE_E_UNKNOWN_ACCOUNT);
+	CHECK(CoreDeposit(e->core, 1, 7, 1, &e->err) == CORE_E_UNKNOWN_ASSET);
+	CHECK(CoreDeposit(e->core, 1, -1, 1, &e->err) == CORE_E_UNKNOWN_ASSET);
+	CHECK(CoreDeposit(e->core, 1, e->eth, 0, &e->err) == CORE_E_RANGE);
+	CHECK(CoreDeposit(e->core, 1, e->eth, -3, &e->err) == CORE_E_RANGE);
+	/* the asset's total, across accounts, must stay within int64 */
+	CHECK(CoreDeposit(e->core, 2, e->eth, INT64_MAX, &e->err) == CORE_E_RANGE);
+	CHECK(strstr(e->err.detail, "ETH") != NULL);
+	CHECK(CoreDeposit(e->core, 1, e->eth, INT64_MAX - 749, &e->err) ==
+		  CORE_E_RANGE);
+	CHECK(Unchanged(e));
+	CHECK(CoreDeposit(e->core, 2, e->eth, INT64_MAX - 750, &e->err) == CORE_OK);
+	CHECK_EQ(CoreGetAsset(e->core, e->eth)->total, INT64_MAX);
+	CHECK(CoreDeposit(e->core, 1, e->usd, 1, &e->err) == CORE_OK);
+	Snapshot(e);
+	CHECK(CoreDeposit(e->core, 1, e->eth, 1, &e->err) == CORE_E_RANGE);
+	/* a fourth (account, asset) row is over max_balances */
+	CHECK(CoreDeposit(e->core, 2, e->usd, 1, &e->err) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+	CHECK(CoreDeposit(e->core, 1, e->usd, 1, &e->err) == CORE_OK);
+	CHECK_EQ(Avail(e, 1, e->usd), 2);
+	EnvClose(e);
+}
+
+/* A limit order rests; a crossing one trades at the maker's price. */
+static void
+test_limit_rest_and_match(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		sell;
+	const CoreOrder *o;
+
+	EnvStandard(e, NULL);
+	r = Limit(e, 1, CORE_SELL, 100, 5);
+	sell = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_OPEN);
+	CHECK_EQ(res.filled, 0);
+	CHECK_EQ(e->ntrades, 0);
+	CHECK_EQ(e->nevents, 1);
+	CHECK_EQ(Avail(e, 1, e->eth), FUNDS - 5 * LOT);
+	CHECK_EQ(Locked(e, 1, e->eth), 5 * LOT);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 100, 5, 1);
+	CHECK(LevelAt(e, e->mkt, CORE_BUY, 0) == NULL);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 1);
+
+	/* a buy at 105 pays the maker's 100 and gets 3 x 5 back at once */
+	r = Limit(e, 2, CORE_BUY, 105, 3);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.id, r.id);
+	CHECK_EQ(res.filled, 3);
+	CHECK_EQ(res.filled_quote, 300);
+	CHECK_EQ(e->ntrades, 1);
+	CHECK_EQ(e->trades[0].id, 1);
+	CHECK_EQ(e->trades[0].market, e->mkt);
+	CHECK_EQ(e->trades[0].price, 100);
+	CHECK_EQ(e->trades[0].lots, 3);
+	CHECK_EQ(e->trades[0].base_units, 3 * LOT);
+	CHECK_EQ(e->trades[0].quote_units, 300);
+	CHECK_EQ(e->trades[0].maker_order, sell);
+	CHECK_EQ(e->trades[0].taker_order, r.id);
+	CHECK_EQ(e->trades[0].maker_account, 1);
+	CHECK_EQ(e->trades[0].taker_account, 2);
+	CHECK_EQ(e->trades[0].taker_side, CORE_BUY);
+	CHECK_EQ(e->trades[0].maker_fee, 0);
+	CHECK_EQ(e->trades[0].taker_fee, 0);
+	CHECK_EQ(e->next_trade_id, 2);
+	/* the maker's snapshot, then the taker's, which is the last word */
+	CHECK_EQ(e->nevents, 2);
+	CHECK_EQ(e->events[0].id, sell);
+	CHECK_EQ(e->events[0].status, CORE_PARTIALLY_FILLED);
+	CHECK_EQ(e->events[0].filled, 3);
+	CHECK_EQ(e->events[1].id, r.id);
+	CHECK_EQ(e->events[1].status, CORE_FILLED);
+
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS - 300);
+	CHECK_EQ(Locked(e, 2, e->usd), 0);
+	CHECK_EQ(Avail(e, 2, e->eth), FUNDS + 3 * LOT);
+	CHECK_EQ(Avail(e, 1, e->usd), FUNDS + 300);
+	CHECK_EQ(Avail(e, 1, e->eth), FUNDS - 5 * LOT);
+	CHECK_EQ(Locked(e, 1, e->eth), 2 * LOT);
+	o = CoreFindOrder(e->core, sell);
+	CHECK(o != NULL);
+	CHECK_EQ(o->status, CORE_PARTIALLY_FILLED);
+	CHECK_EQ(o->filled, 3);
+	CHECK_EQ(o->filled_quote, 300);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 100, 2, 1);
+	CHECK(CoreFindOrder(e->core, r.id) == NULL);
+
+	/* a buy larger than the book trades what is there and rests the rest */
+	r = Limit(e, 3, CORE_BUY, 104, 6);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_PARTIALLY_FILLED);
+	CHECK_EQ(res.filled, 2);
+	CHECK_EQ(res.filled_quote, 200);
+	CHECK_EQ(e->ntrades, 1);
+	CHECK_EQ(e->trades[0].id, 2);
+	CHECK(CoreFindOrder(e->core, sell) == NULL);
+	CHECK(LevelAt(e, e->mkt, CORE_SELL, 0) == NULL);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 104, 4, 1);
+	CHECK_EQ(Locked(e, 3, e->usd), 4 * 104);
+	CHECK_EQ(Avail(e, 3, e->usd), FUNDS - 200 - 4 * 104);
+	CHECK_EQ(Locked(e, 1, e->eth), 0);
+	o = CoreFindOrder(e->core, r.id);
+	CHECK(o != NULL && o->filled == 2 && o->quantity == 6);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Best price first, then oldest first, on both sides. */
+static void
+test_price_time_priority(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		a,
+				b,
+				c,
+				d;
+
+	EnvStandard(e, NULL);
+	a = Rest(e, e->mkt, 1, CORE_SELL, 101, 1);
+	b = Rest(e, e->mkt, 2, CORE_SELL, 100, 1);
+	c = Rest(e, e->mkt, 3, CORE_SELL, 100, 1);
+	d = Rest(e, e->mkt, 1, CORE_SELL, 102, 1);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 100, 2, 2);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 1, 101, 1, 1);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 2, 102, 1, 1);
+	CHECK_EQ(LevelCount(e, e->mkt, CORE_SELL), 3);
+
+	r = Limit(e, 4, CORE_BUY, 105, 3);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(e->ntrades, 3);
+	CHECK_EQ(e->trades[0].maker_order, b);
+	CHECK_EQ(e->trades[1].maker_order, c);
+	CHECK_EQ(e->trades[2].maker_order, a);
+	CHECK_EQ(e->trades[0].price, 100);
+	CHECK_EQ(e->trades[1].price, 100);
+	CHECK_EQ(e->trades[2].price, 101);
+	CHECK_EQ(e->trades[1].id, e->trades[0].id + 1);
+	CHECK_EQ(e->trades[2].id, e->trades[1].id + 1);
+	CHECK_EQ(res.filled_quote, 301);
+	CHECK_EQ(Avail(e, 4, e->usd), FUNDS - 301);
+	CHECK(CoreFindOrder(e->core, d) != NULL);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 102, 1, 1);
+
+	/* bids: highest first, then oldest */
+	a = Rest(e, e->mkt, 1, CORE_BUY, 90, 1);
+	b = Rest(e, e->mkt, 2, CORE_BUY, 92, 2);
+	c = Rest(e, e->mkt, 3, CORE_BUY, 92, 1);
+	(void) Rest(e, e->mkt, 3, CORE_BUY, 91, 1);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 92, 3, 2);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 1, 91, 1, 1);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 2, 90, 1, 1);
+	r = Limit(e, 4, CORE_SELL, 90, 5);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(e->ntrades, 4);
+	CHECK_EQ(e->trades[0].maker_order, b);
+	CHECK_EQ(e->trades[0].lots, 2);
+	CHECK_EQ(e->trades[1].maker_order, c);
+	CHECK_EQ(e->trades[2].price, 91);
+	CHECK_EQ(e->trades[3].maker_order, a);
+	CHECK_EQ(e->trades[3].taker_side, CORE_SELL);
+	CHECK_EQ(res.filled_quote, 2 * 92 + 92 + 91 + 90);
+	CHECK(LevelAt(e, e->mkt, CORE_BUY, 0) == NULL);
+	/* a seller receives the bids' prices, not its own limit */
+	CHECK_EQ(Avail(e, 4, e->usd), FUNDS - 301 + 2 * 92 + 92 + 91 + 90);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Immediate-or-cancel: the unfilled rest is cancelled and released. */
+static void
+test_ioc(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+
+	EnvStandard(e, NULL);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 2);
+	r = Limit(e, 2, CORE_BUY, 101, 5);
+	r.tif = CORE_IOC;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 2);
+	CHECK_EQ(res.filled_quote, 200);
+	CHECK_EQ(e->ntrades, 2 - 1);
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS - 200);
+	CHECK_EQ(Locked(e, 2, e->usd), 0);
+	CHECK(CoreFindOrder(e->core, r.id) == NULL);
+	CHECK(LevelAt(e, e->mkt, CORE_BUY, 0) == NULL);
+	CHECK(LevelAt(e, e->mkt, CORE_SELL, 0) == NULL);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 0);
+
+	/* nothing to match: cancelled, nothing moved */
+	r = Limit(e, 2, CORE_SELL, 99, 1);
+	r.tif = CORE_IOC;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+	CHECK_EQ(e->ntrades, 0);
+	CHECK_EQ(e->nevents, 1);
+	CHECK_EQ(Avail(e, 2, e->eth), FUNDS + 2 * LOT);
+	CHECK_EQ(Locked(e, 2, e->eth), 0);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 0);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Fill-or-kill: everything at once, or nothing at all. */
+static void
+test_fok(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		own;
+
+	EnvStandard(e, NULL);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 101, 2);
+
+	Snapshot(e);
+	r = Limit(e, 2, CORE_BUY, 101, 5);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+	CHECK_EQ(e->ntrades, 0);
+	CHECK_EQ(e->nevents, 1);
+	CHECK(Unchanged(e));
+	/* enough lots, but not at or below the limit */
+	r = Limit(e, 2, CORE_BUY, 100, 4);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK(Unchanged(e));
+
+	r = Limit(e, 2, CORE_BUY, 101, 4);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.filled, 4);
+	CHECK_EQ(res.filled_quote, 402);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(Locked(e, 2, e->usd), 0);
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS - 402);
+	CHECK(LevelAt(e, e->mkt, CORE_SELL, 0) == NULL);
+
+	/* self-trade prevention counts: an own order first blocks cancel_taker */
+	own = Rest(e, e->mkt, 1, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 100, 2);
+	Snapshot(e);
+	r = Limit(e, 1, CORE_BUY, 100, 2);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK(Unchanged(e));
+	r.id = e->next_order_id++;
+	r.stp = CORE_STP_CANCEL_BOTH;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK(Unchanged(e));
+	/* cancel_maker skips it: the other seller fills the order */
+	r.id = e->next_order_id++;
+	r.stp = CORE_STP_CANCEL_MAKER;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(e->ntrades, 1);
+	CHECK_EQ(e->trades[0].maker_account, 3);
+	CHECK(CoreFindOrder(e->core, own) == NULL);
+	CHECK_EQ(e->events[0].id, own);
+	CHECK_EQ(e->events[0].status, CORE_CANCELLED);
+	CHECK_EQ(Locked(e, 1, e->eth), 0);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 0);
+
+	/* market sell FOK against 3 lots of bids */
+	(void) Rest(e, e->mkt, 1, CORE_BUY, 99, 1);
+	(void) Rest(e, e->mkt, 3, CORE_BUY, 98, 2);
+	Snapshot(e);
+	r = Market(e, 2, CORE_SELL, 4);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK(Unchanged(e));
+	r = Market(e, 2, CORE_SELL, 3);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.filled_quote, 99 + 2 * 98);
+
+	/* market buy FOK: trader 5's 2.50 USD pays for 2 lots at 1.00, not 3 */
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 3);
+	Snapshot(e);
+	r = Market(e, 5, CORE_BUY, 3);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK(Unchanged(e));
+	r = Market(e, 5, CORE_BUY, 2);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(Avail(e, 5, e->usd), 50);
+	CHECK_EQ(Avail(e, 5, e->eth), 2 * LOT);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Post-only: refused when any part would match, else rests. */
+static void
+test_post_only(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+
+	EnvStandard(e, NULL);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 3, CORE_BUY, 95, 2);
+	Snapshot(e);
+	r = Limit(e, 2, CORE_BUY, 100, 1);
+	r.post_only = true;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_REJECTED);
+	CHECK_EQ(res.filled, 0);
+	CHECK_EQ(e->ntrades, 0);
+	CHECK_EQ(e->nevents, 1);
+	CHECK_EQ(e->events[0].status, CORE_REJECTED);
+	r = Limit(e, 2, CORE_SELL, 90, 1);
+	r.post_only = true;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_REJECTED);
+	CHECK(Unchanged(e));
+
+	r = Limit(e, 2, CORE_BUY, 99, 1);
+	r.post_only = true;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_OPEN);
+	CHECK(CoreFindOrder(e->core, r.id) != NULL);
+	CHECK(CoreFindOrder(e->core, r.id)->post_only);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 99, 1, 1);
+
+	Snapshot(e);
+	r = Limit(e, 2, CORE_BUY, 90, 1);
+	r.post_only = true;
+	r.tif = CORE_IOC;
+	CHECK(Submit(e, &r, &res) == CORE_E_INVALID);
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, &res) == CORE_E_INVALID);
+	CHECK(Unchanged(e));
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Market orders: by quantity, out of funds, by quote amount, refusals. */
+static void
+test_market_orders(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+
+	EnvStandard(e, NULL);
+	/* a market sell walks the bids */
+	(void) Rest(e, e->mkt, 1, CORE_BUY, 99, 2);
+	(void) Rest(e, e->mkt, 3, CORE_BUY, 98, 3);
+	r = Market(e, 2, CORE_SELL, 4);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.price, 0);
+	CHECK_EQ(res.filled, 4);
+	CHECK_EQ(res.filled_quote, 2 * 99 + 2 * 98);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(Avail(e, 2, e->eth), FUNDS - 4 * LOT);
+	CHECK_EQ(Locked(e, 2, e->eth), 0);
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS + 2 * 99 + 2 * 98);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 98, 1, 1);
+
+	/* the book runs out: the rest is cancelled and released */
+	r = Market(e, 2, CORE_SELL, 10);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 1);
+	CHECK_EQ(Avail(e, 2, e->eth), FUNDS - 5 * LOT);
+	CHECK_EQ(Locked(e, 2, e->eth), 0);
+	CHECK(LevelAt(e, e->mkt, CORE_BUY, 0) == NULL);
+
+	/* an empty book: cancelled, nothing filled */
+	r = Market(e, 2, CORE_SELL, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+	r = Market(e, 2, CORE_BUY, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+
+	/* a market buy by quantity walks the asks */
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 102, 2);
+	r = Market(e, 2, CORE_BUY, 3);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.filled_quote, 302);
+	CHECK_EQ(Locked(e, 2, e->usd), 0);
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS + 2 * 99 + 3 * 98 - 302);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 102, 1, 1);
+	EXPECT_CONSISTENT();
+
+	/* ... and stops when the buyer cannot pay for the next lot */
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 120, 3);
+	r = Market(e, 5, CORE_BUY, 5);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 2);
+	CHECK_EQ(res.filled_quote, 102 + 120);
+	CHECK_EQ(Avail(e, 5, e->usd), 250 - 222);
+	CHECK_EQ(Locked(e, 5, e->usd), 0);
+	CHECK_EQ(Avail(e, 5, e->eth), 2 * LOT);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 120, 2, 1);
+	r = Market(e, 5, CORE_BUY, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+	CHECK_EQ(e->ntrades, 0);
+
+	/* by quote amount: spend at most 5.00 USD */
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 4, CORE_SELL, 130, 1);
+	r = Market(e, 2, CORE_BUY, 0);
+	r.quote_limit = 500;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.filled, 4);
+	CHECK_EQ(res.quantity, 4);
+	CHECK_EQ(res.quote_limit, 500);
+	CHECK_EQ(res.filled_quote, 2 * 100 + 2 * 120);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(Locked(e, 2, e->usd), 0);
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS + 2 * 99 + 3 * 98 - 302 - 440);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 130, 1, 1);
+	/* the book runs out before the money: the rest is cancelled */
+	r = Market(e, 2, CORE_BUY, 0);
+	r.quote_limit = 500;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 1);
+	CHECK_EQ(res.quantity, 1);
+	CHECK_EQ(res.filled_quote, 130);
+	CHECK(LevelAt(e, e->mkt, CORE_SELL, 0) == NULL);
+	/* spent to the last unit: filled, whether or not more book is left */
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 100, 2);
+	r = Market(e, 2, CORE_BUY, 0);
+	r.quote_limit = 200;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.filled, 2);
+	CHECK_EQ(res.filled_quote, 200);
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 101, 1);
+	r = Market(e, 2, CORE_BUY, 0);
+	r.quote_limit = 200;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.filled, 2);
+	CHECK(CoreCancelAll(e->core, 3, -1, NULL) == 1);
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS + 2 * 99 + 3 * 98 - 302 - 440 - 130 - 400);
+
+	/* a quote amount that buys nothing on an empty book */
+	r = Market(e, 2, CORE_BUY, 0);
+	r.quote_limit = 500;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+	CHECK_EQ(res.quantity, 0);
+
+	/* refusals */
+	Snapshot(e);
+	r = Market(e, 5, CORE_BUY, 0);
+	r.quote_limit = 100;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INSUFFICIENT);
+	r = Market(e, 2, CORE_BUY, 1);
+	r.price = 100;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r = Market(e, 2, CORE_BUY, 1);
+	r.quote_limit = 100;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r = Market(e, 2, CORE_BUY, 0);
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r = Market(e, 2, CORE_SELL, 0);
+	r.quote_limit = 100;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r = Market(e, 2, CORE_BUY, 0);
+	r.quote_limit = 100;
+	r.tif = CORE_FOK;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r = Market(e, 2, CORE_BUY, 1);
+	r.expire_at = e->now + 10;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r = Market(e, 2, CORE_BUY, 1);
+	r.post_only = true;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r = Market(e, 2, CORE_BUY, 0);
+	r.market = e->nmkt;
+	r.quote_limit = 499;
+	CHECK(Submit(e, &r, NULL) == CORE_E_MIN_NOTIONAL);
+	r = Market(e, 2, CORE_SELL, INT64_MAX / 1000);
+	CHECK(Submit(e, &r, NULL) == CORE_E_RANGE);
+	CHECK(Unchanged(e));
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Self-trade prevention, all three modes. */
+static void
+test_stp(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		other,
+				own,
+				far;
+
+	EnvStandard(e, NULL);
+
+	/* cancel_taker: the trade already made stands, the own maker stays */
+	other = Rest(e, e->mkt, 3, CORE_SELL, 100, 1);
+	own = Rest(e, e->mkt, 1, CORE_SELL, 100, 1);
+	far = Rest(e, e->mkt, 3, CORE_SELL, 101, 1);
+	r = Limit(e, 1, CORE_BUY, 101, 3);
+	r.stp = CORE_STP_CANCEL_TAKER;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 1);
+	CHECK_EQ(e->ntrades, 1);
+	CHECK_EQ(e->trades[0].maker_order, other);
+	CHECK(CoreFindOrder(e->core, own) != NULL);
+	CHECK(CoreFindOrder(e->core, far) != NULL);
+	CHECK(CoreFindOrder(e->core, r.id) == NULL);
+	CHECK_EQ(Locked(e, 1, e->usd), 0);
+	CHECK_EQ(Avail(e, 1, e->usd), FUNDS - 100);
+	CHECK_EQ(Locked(e, 1, e->eth), LOT);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 100, 1, 1);
+	EXPECT_CONSISTENT();
+
+	/* an own order alone at the top: nothing trades, nothing rests */
+	r = Limit(e, 1, CORE_BUY, 100, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+	CHECK(CoreFindOrder(e->core, own) != NULL);
+	CHECK_EQ(Locked(e, 1, e->usd), 0);
+
+	/* cancel_maker: the own order goes, matching goes on */
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 101, 1);
+	r = Limit(e, 1, CORE_BUY, 101, 3);
+	r.stp = CORE_STP_CANCEL_MAKER;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_PARTIALLY_FILLED);
+	CHECK_EQ(res.filled, 2);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(e->trades[0].maker_order, far);
+	CHECK_EQ(e->events[0].id, own);
+	CHECK_EQ(e->events[0].status, CORE_CANCELLED);
+	CHECK(CoreFindOrder(e->core, own) == NULL);
+	CHECK_EQ(Locked(e, 1, e->eth), 0);
+	CHECK_EQ(Avail(e, 1, e->eth), FUNDS + 3 * LOT);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 101, 1, 1);
+	CHECK_EQ(Locked(e, 1, e->usd), 101);
+	EXPECT_CONSISTENT();
+	CHECK_EQ(CoreCancelAll(e->core, 1, -1, &e->sink), 1);
+
+	/* cancel_both: the own maker and the rest of the taker */
+	other = Rest(e, e->mkt, 3, CORE_BUY, 100, 1);
+	own = Rest(e, e->mkt, 1, CORE_BUY, 100, 1);
+	far = Rest(e, e->mkt, 3, CORE_BUY, 99, 1);
+	r = Limit(e, 1, CORE_SELL, 99, 3);
+	r.stp = CORE_STP_CANCEL_BOTH;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 1);
+	CHECK_EQ(e->ntrades, 1);
+	CHECK_EQ(e->trades[0].maker_order, other);
+	CHECK(CoreFindOrder(e->core, own) == NULL);
+	CHECK(CoreFindOrder(e->core, far) != NULL);
+	CHECK_EQ(Locked(e, 1, e->usd), 0);
+	CHECK_EQ(Locked(e, 1, e->eth), 0);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 99, 1, 1);
+	CHECK_EQ(LevelCount(e, e->mkt, CORE_BUY), 1);
+	EXPECT_CONSISTENT();
+
+	/* market orders obey it too */
+	own = Rest(e, e->mkt, 3, CORE_SELL, 110, 1);
+	r = Market(e, 3, CORE_SELL, 1);
+	r.stp = CORE_STP_CANCEL_MAKER;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(e->ntrades, 0);
+	CHECK(CoreFindOrder(e->core, far) == NULL);
+	CHECK(CoreFindOrder(e->core, own) != NULL);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Fees: bps of what each side receives, rounded up, to account 0. */
+static void
+test_fees(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+
+	EnvStandard(e, NULL);
+	/* maker sells 7 lots at 17.63; the taker buys */
+	(void) Rest(e, e->fmkt, 1, CORE_SELL, 1763, 7);
+	r = Limit(e, 2, CORE_BUY, 1763, 7);
+	r.market = e->fmkt;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(e->ntrades, 1);
+	CHECK_EQ(e->trades[0].quote_units, 12341);
+	CHECK_EQ(e->trades[0].base_units, 70000);
+	CHECK_EQ(e->trades[0].taker_fee, 140);	/* 0.2% of 7 ETH in ETH */
+	CHECK_EQ(e->trades[0].maker_fee, 13);	/* 0.1% of 123.41 USD, 12.341 up */
+	CHECK_EQ(Avail(e, 2, e->eth), FUNDS + 70000 - 140);
+	CHECK_EQ(Avail(e, 2, e->usd), FUNDS - 12341);
+	CHECK_EQ(Avail(e, 1, e->usd), FUNDS + 12341 - 13);
+	CHECK_EQ(Avail(e, 1, e->eth), FUNDS - 70000);
+	CHECK_EQ(Avail(e, FEE_ACCT, e->eth), 140);
+	CHECK_EQ(Avail(e, FEE_ACCT, e->usd), 13);
+
+	/* maker buys at 10.01, the taker sells at a 10.00 limit */
+	(void) Rest(e, e->fmkt, 3, CORE_BUY, 1001, 3);
+	r = Limit(e, 4, CORE_SELL, 1000, 3);
+	r.market = e->fmkt;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(e->trades[0].price, 1001);
+	CHECK_EQ(e->trades[0].quote_units, 3003);
+	CHECK_EQ(e->trades[0].maker_fee, 30);	/* 0.1% of 3 ETH */
+	CHECK_EQ(e->trades[0].taker_fee, 7);	/* 0.2% of 30.03 USD, 6.006 up */
+	CHECK_EQ(Avail(e, 3, e->eth), FUNDS + 30000 - 30);
+	CHECK_EQ(Avail(e, 4, e->usd), FUNDS + 3003 - 7);
+	CHECK_EQ(Avail(e, FEE_ACCT, e->eth), 170);
+	CHECK_EQ(Avail(e, FEE_ACCT, e->usd), 20);
+
+	/* one tiny trade: a fee of 0.002 units still costs one unit */
+	(void) Rest(e, e->fmkt, 1, CORE_SELL, 1, 1);
+	r = Market(e, 2, CORE_BUY, 1);
+	r.market = e->fmkt;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(e->trades[0].quote_units, 1);
+	CHECK_EQ(e->trades[0].maker_fee, 1);
+	CHECK_EQ(e->trades[0].taker_fee, 20);
+	CHECK_EQ(Avail(e, 1, e->usd), FUNDS + 12341 - 13);
+
+	/* no fees on the plain market */
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 1763, 7);
+	r = Limit(e, 2, CORE_BUY, 1763, 7);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(e->trades[0].maker_fee, 0);
+	CHECK_EQ(e->trades[0].taker_fee, 0);
+
+	CHECK_EQ(CoreGetAsset(e->core, e->eth)->total, 4 * FUNDS);
+	CHECK_EQ(CoreGetAsset(e->core, e->usd)->total, 4 * FUNDS + 250);
+	CHECK_EQ(AssetSum(e, e->eth), 4 * FUNDS);
+	CHECK_EQ(AssetSum(e, e->usd), 4 * FUNDS + 250);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Cancel releases the remaining hold; unknown or foreign orders refused. */
+static void
+test_cancel(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		id;
+
+	EnvStandard(e, NULL);
+	id = Rest(e, e->mkt, 1, CORE_SELL, 100, 3);
+	e->nevents = 0;
+	CHECK(CoreCancel(e->core, 1, id, &e->sink, &res, &e->err) == CORE_OK);
+	CHECK_EQ(res.id, id);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 0);
+	CHECK_EQ(e->nevents, 1);
+	CHECK_EQ(e->events[0].status, CORE_CANCELLED);
+	CHECK_EQ(Avail(e, 1, e->eth), FUNDS);
+	CHECK_EQ(Locked(e, 1, e->eth), 0);
+	CHECK(CoreFindOrder(e->core, id) == NULL);
+	CHECK_EQ(CoreBestLevel(e->core, e->mkt, CORE_SELL), CORE_NO_INDEX);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 0);
+
+	Snapshot(e);
+	CHECK(CoreCancel(e->core, 1, id, &e->sink, &res, &e->err) ==
+		  CORE_E_UNKNOWN_ORDER);
+	CHECK(CoreCancel(e->core, 1, 9999, &e->sink, &res, &e->err) ==
+		  CORE_E_UNKNOWN_ORDER);
+	CHECK(Unchanged(e));
+
+	/* partly filled: only the rest is released */
+	id = Rest(e, e->mkt, 1, CORE_BUY, 100, 5);
+	r = Limit(e, 2, CORE_SELL, 100, 2);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	Snapshot(e);
+	CHECK(CoreCancel(e->core, 2, id, &e->sink, &res, &e->err) ==
+		  CORE_E_UNKNOWN_ORDER);
+	CHECK(Unchanged(e));
+	CHECK(CoreCancel(e->core, 1, id, NULL, &res, &e->err) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	CHECK_EQ(res.filled, 2);
+	CHECK_EQ(res.filled_quote, 200);
+	CHECK_EQ(Locked(e, 1, e->usd), 0);
+	CHECK_EQ(Avail(e, 1, e->usd), FUNDS - 200);
+	CHECK(LevelAt(e, e->mkt, CORE_BUY, 0) == NULL);
+
+	/* cancelling from the middle of a level keeps the others in order */
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 1);
+	id = Rest(e, e->mkt, 3, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 4, CORE_SELL, 100, 3);
+	CHECK(CoreCancel(e->core, 3, id, NULL, &res, &e->err) == CORE_OK);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 100, 4, 2);
+	r = Limit(e, 2, CORE_BUY, 100, 4);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(e->trades[0].maker_account, 1);
+	CHECK_EQ(e->trades[1].maker_account, 4);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Amend reduces the quantity, keeps priority, refuses an increase. */
+static void
+test_amend(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		a,
+				b;
+
+	EnvStandard(e, NULL);
+	a = Rest(e, e->mkt, 1, CORE_BUY, 100, 5);
+	b = Rest(e, e->mkt, 3, CORE_BUY, 100, 2);
+	e->nevents = 0;
+	CHECK(CoreAmend(e->core, 1, a, 3, &e->sink, &res, &e->err) == CORE_OK);
+	CHECK_EQ(res.quantity, 3);
+	CHECK_EQ(res.status, CORE_OPEN);
+	CHECK_EQ(e->nevents, 1);
+	CHECK_EQ(e->events[0].quantity, 3);
+	CHECK_EQ(Locked(e, 1, e->usd), 300);
+	CHECK_EQ(Avail(e, 1, e->usd), FUNDS - 300);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 100, 5, 2);
+
+	/* it is still first in line */
+	r = Limit(e, 2, CORE_SELL, 100, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(e->trades[0].maker_order, a);
+
+	Snapshot(e);
+	CHECK(CoreAmend(e->core, 1, a, 4, &e->sink, &res, &e->err) ==
+		  CORE_E_INVALID);
+	CHECK(e->err.detail[0] != '\0');
+	CHECK(CoreAmend(e->core, 1, a, 0, &e->sink, &res, &e->err) ==
+		  CORE_E_RANGE);
+	CHECK(CoreAmend(e->core, 1, a, -1, &e->sink, &res, &e->err) ==
+		  CORE_E_RANGE);
+	CHECK(CoreAmend(e->core, 1, a, 1, &e->sink, &res, &e->err) ==
+		  CORE_E_INVALID);	/* not more than what executed */
+	CHECK(CoreAmend(e->core, 3, a, 2, &e->sink, &res, &e->err) ==
+		  CORE_E_UNKNOWN_ORDER);
+	CHECK(CoreAmend(e->core, 1, 9999, 2, &e->sink, &res, &e->err) ==
+		  CORE_E_UNKNOWN_ORDER);
+	/* the same quantity is accepted and changes nothing */
+	e->nevents = 0;
+	CHECK(CoreAmend(e->core, 1, a, 3, &e->sink, &res, &e->err) == CORE_OK);
+	CHECK_EQ(res.quantity, 3);
+	CHECK_EQ(e->nevents, 0);
+	CHECK(Unchanged(e));
+
+	CHECK(CoreAmend(e->core, 1, a, 2, &e->sink, &res, &e->err) == CORE_OK);
+	CHECK_EQ(res.status, CORE_PARTIALLY_FILLED);
+	CHECK_EQ(res.filled, 1);
+	CHECK_EQ(Locked(e, 1, e->usd), 100);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 100, 3, 2);
+
+	/* amending the seller side releases base */
+	a = Rest(e, e->mkt, 4, CORE_SELL, 120, 4);
+	CHECK(CoreAmend(e->core, 4, a, 1, NULL, &res, &e->err) == CORE_OK);
+	CHECK_EQ(Locked(e, 4, e->eth), LOT);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 120, 1, 1);
+
+	/* the amended order fills completely at its new size */
+	r = Limit(e, 2, CORE_SELL, 100, 3);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(e->trades[0].lots, 1);
+	CHECK_EQ(e->trades[1].maker_order, b);
+	CHECK_EQ(e->trades[1].lots, 2);
+	CHECK(LevelAt(e, e->mkt, CORE_BUY, 0) == NULL);
+	CHECK_EQ(Locked(e, 1, e->usd), 0);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Cancel every order of an account, in one market or all. */
+static void
+test_cancel_all(void)
+{
+	Env			env,
+			   *e = &env;
+	int64_t		keep;
+
+	EnvStandard(e, NULL);
+	(void) Rest(e, e->mkt, 1, CORE_BUY, 90, 1);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 110, 2);
+	(void) Rest(e, e->fmkt, 1, CORE_BUY, 90, 3);
+	keep = Rest(e, e->mkt, 3, CORE_BUY, 90, 1);
+	e->nevents = 0;
+	CHECK_EQ(CoreCancelAll(e->core, 1, e->mkt, &e->sink), 2);
+	CHECK_EQ(e->nevents, 2);
+	CHECK_EQ(e->events[0].status, CORE_CANCELLED);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 2);
+	CHECK_EQ(Locked(e, 1, e->eth), 0);
+	CHECK_EQ(Locked(e, 1, e->usd), 270);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 90, 1, 1);
+	CHECK(LevelAt(e, e->mkt, CORE_SELL, 0) == NULL);
+	CHECK_EQ(CoreCancelAll(e->core, 1, e->mkt, &e->sink), 0);
+	CHECK_EQ(CoreCancelAll(e->core, 1, -1, NULL), 1);
+	CHECK_EQ(Locked(e, 1, e->usd), 0);
+	CHECK_EQ(Avail(e, 1, e->usd), FUNDS);
+	CHECK_EQ(CoreCancelAll(e->core, 77, -1, NULL), 0);
+	CHECK(CoreFindOrder(e->core, keep) != NULL);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 1);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Good-till-date orders expire at their time, releasing their hold. */
+static void
+test_expire(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		a,
+				b,
+				c;
+
+	EnvStandard(e, NULL);
+	CHECK_EQ(CoreExpire(e->core, 1 << 30, 100, NULL), 0);
+	r = Limit(e, 1, CORE_BUY, 100, 1);
+	r.expire_at = 1010;
+	a = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.expire_at, 1010);
+	r = Limit(e, 1, CORE_BUY, 99, 2);
+	r.expire_at = 1020;
+	b = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	c = Rest(e, e->mkt, 1, CORE_BUY, 98, 1);
+	/* partly filled before it expires */
+	r = Limit(e, 2, CORE_SELL, 99, 2);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(Locked(e, 1, e->usd), 99 + 98);
+
+	Snapshot(e);
+	CHECK_EQ(CoreExpire(e->core, 1009, 100, &e->sink), 0);
+	CHECK(Unchanged(e));
+	e->nevents = 0;
+	CHECK_EQ(CoreExpire(e->core, 1020, 100, &e->sink), 1);
+	CHECK_EQ(e->nevents, 1);
+	CHECK_EQ(e->events[0].id, b);
+	CHECK_EQ(e->events[0].status, CORE_EXPIRED);
+	CHECK_EQ(e->events[0].filled, 1);
+	CHECK(CoreFindOrder(e->core, a) == NULL);	/* filled earlier */
+	CHECK(CoreFindOrder(e->core, b) == NULL);
+	CHECK(CoreFindOrder(e->core, c) != NULL);
+	CHECK_EQ(Locked(e, 1, e->usd), 98);
+	CHECK_EQ(CoreExpire(e->core, INT64_MAX, 100, &e->sink), 0);
+
+	/* at most max per call */
+	for (int i = 0; i < 3; i++)
+	{
+		r = Limit(e, 3, CORE_SELL, 200 + i, 1);
+		r.expire_at = 1100 + i;
+		CHECK(Submit(e, &r, &res) == CORE_OK);
+	}
+	CHECK_EQ(CoreExpire(e->core, 1101, 5, NULL), 2);
+	CHECK_EQ(CoreExpire(e->core, 2000, 0, NULL), 0);
+	CHECK_EQ(CoreExpire(e->core, 2000, 1, NULL), 1);
+	CHECK_EQ(CoreExpire(e->core, 2000, 1, NULL), 0);
+	CHECK_EQ(Locked(e, 3, e->eth), 0);
+	CHECK(LevelAt(e, e->mkt, CORE_SELL, 0) == NULL);
+
+	/* refusals */
+	Snapshot(e);
+	r = Limit(e, 1, CORE_BUY, 100, 1);
+	r.expire_at = e->now;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r.expire_at = e->now - 1;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	r.expire_at = e->now + 1;
+	r.tif = CORE_IOC;
+	CHECK(Submit(e, &r, NULL) == CORE_E_INVALID);
+	CHECK(Unchanged(e));
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Requests refused before anything happens. */
+static void
+test_validation(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrderRequest good;
+
+	EnvStandard(e, NULL);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 1);
+	Snapshot(e);
+	good = Limit(e, 2, CORE_BUY, 90, 1);
+
+#define EXPECT_REFUSED(field, value, want) \
+	do { \
+		r = good; \
+		r.field = value; \
+		CHECK(Submit(e, &r, NULL) == want); \
+		CHECK(e->err.code == want && e->err.message[0] != '\0'); \
+	} while (0)
+
+	EXPECT_REFUSED(market, 99, CORE_E_UNKNOWN_MARKET);
+	EXPECT_REFUSED(market, -1, CORE_E_UNKNOWN_MARKET);
+	EXPECT_REFUSED(account, 77, CORE_E_UNKNOWN_ACCOUNT);
+	EXPECT_REFUSED(account, FEE_ACCT, CORE_E_INVALID);
+	EXPECT_REFUSED(side, (CoreSide) 2, CORE_E_INVALID);
+	EXPECT_REFUSED(type, (CoreOrderType) 2, CORE_E_INVALID);
+	EXPECT_REFUSED(tif, (CoreTimeInForce) 3, CORE_E_INVALID);
+	EXPECT_REFUSED(stp, (CoreStp) 3, CORE_E_INVALID);
+	EXPECT_REFUSED(id, 0, CORE_E_INVALID);
+	EXPECT_REFUSED(id, -4, CORE_E_INVALID);
+	EXPECT_REFUSED(quantity, -1, CORE_E_RANGE);
+	EXPECT_REFUSED(quantity, 0, CORE_E_RANGE);
+	EXPECT_REFUSED(price, -1, CORE_E_RANGE);
+	EXPECT_REFUSED(price, 0, CORE_E_INVALID);
+	EXPECT_REFUSED(quote_limit, -1, CORE_E_RANGE);
+	EXPECT_REFUSED(quote_limit, 100, CORE_E_INVALID);
+	/* notional and unit overflow */
+	EXPECT_REFUSED(price, INT64_MAX / 2 + 1, CORE_E_INSUFFICIENT);
+	good.quantity = 3;
+	EXPECT_REFUSED(price, INT64_MAX / 2, CORE_E_RANGE);
+	good.quantity = 1;
+	EXPECT_REFUSED(quantity, INT64_MAX / LOT + 1, CORE_E_RANGE);
+	/* below the market minimum of 5.00 USD */
+	good.market = e->nmkt;
+	EXPECT_REFUSED(quantity, 5, CORE_E_MIN_NOTIONAL);
+	CHECK(strstr(e->err.detail, "4.5") != NULL);
+	good.market = e->mkt;
+	/* a halted market refuses orders until resumed */
+	CHECK(CoreSetHalted(e->core, e->mkt, true, &e->err) == CORE_OK);
+	Snapshot(e);
+	r = good;
+	CHECK(Submit(e, &r, NULL) == CORE_E_HALTED);
+	CHECK(Unchanged(e));
+	CHECK(CoreSetHalted(e->core, e->mkt, false, &e->err) == CORE_OK);
+	Snapshot(e);
+	r = good;
+	r.market = e->nmkt;
+	r.quantity = 6;
+	CHECK(Submit(e, &r, NULL) == CORE_OK);
+	r = good;
+	r.id = 1;					/* an id that still rests */
+	CHECK(Submit(e, &r, NULL) == CORE_E_INTERNAL);
+#undef EXPECT_REFUSED
+	EnvClose(e);
+}
+
+/* Not enough available balance: refused, nothing changes. */
+static void
+test_insufficient(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+
+	EnvStandard(e, NULL);
+	Snapshot(e);
+	r = Limit(e, 5, CORE_BUY, 100, 3);
+	CHECK(Submit(e, &r, NULL) == CORE_E_INSUFFICIENT);
+	CHECK(strstr(e->err.message, "USD") != NULL);
+	CHECK(strstr(e->err.detail, "2.5") != NULL);
+	r = Limit(e, 5, CORE_SELL, 100, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_INSUFFICIENT);
+	r = Market(e, 5, CORE_SELL, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_INSUFFICIENT);
+	r = Limit(e, 1, CORE_SELL, 100, FUNDS / LOT + 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_INSUFFICIENT);
+	CHECK(Unchanged(e));
+
+	r = Limit(e, 5, CORE_BUY, 100, 2);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(Avail(e, 5, e->usd), 50);
+	Snapshot(e);
+	r = Limit(e, 5, CORE_BUY, 51, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_INSUFFICIENT);
+	CHECK(Unchanged(e));
+	/* exactly what is available is enough */
+	r = Limit(e, 5, CORE_BUY, 50, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(Avail(e, 5, e->usd), 0);
+	CHECK_EQ(Locked(e, 5, e->usd), 250);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Capacity limits on orders, levels and balances refuse cleanly. */
+static void
+test_capacity(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	c = default_config;
+	CoreOrderRequest r;
+	CoreOrder	res;
+
+	c.max_orders = 2;
+	c.max_levels = 64;
+	EnvStandard(e, &c);
+	(void) Rest(e, e->mkt, 1, CORE_BUY, 90, 1);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 110, 1);
+	Snapshot(e);
+	r = Limit(e, 2, CORE_BUY, 91, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+	/* orders that never rest need no slot */
+	r = Limit(e, 2, CORE_BUY, 110, 1);
+	r.tif = CORE_IOC;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	r = Limit(e, 2, CORE_BUY, 91, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 2);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+
+	c = default_config;
+	c.max_levels = 2;
+	EnvStandard(e, &c);
+	(void) Rest(e, e->mkt, 1, CORE_BUY, 100, 1);
+	(void) Rest(e, e->mkt, 1, CORE_BUY, 99, 1);
+	Snapshot(e);
+	r = Limit(e, 2, CORE_BUY, 98, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_CAPACITY);
+	r = Limit(e, 2, CORE_SELL, 120, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_CAPACITY);
+	r = Limit(e, 2, CORE_BUY, 99, 1);
+	r.market = e->fmkt;
+	CHECK(Submit(e, &r, NULL) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+	/* an existing level takes more orders */
+	(void) Rest(e, e->mkt, 2, CORE_BUY, 99, 1);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 1, 99, 2, 2);
+	/* a freed level is reused */
+	CHECK_EQ(CoreCancelAll(e->core, 1, -1, NULL), 2);
+	(void) Rest(e, e->mkt, 2, CORE_SELL, 120, 1);
+	EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 120, 1, 1);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+
+	/* balances: a fee row per asset and a row per trader per asset */
+	c = default_config;
+	c.max_balances = 5;
+	EnvOpen(e, &c);
+	EnvCatalogue(e);
+	CHECK(CoreAddAccount(e->core, 1, &e->err) == CORE_OK);
+	CHECK(CoreAddAccount(e->core, 2, &e->err) == CORE_OK);
+	CHECK(CoreDeposit(e->core, 1, e->eth, FUNDS, &e->err) == CORE_OK);
+	CHECK(CoreDeposit(e->core, 1, e->usd, FUNDS, &e->err) == CORE_OK);
+	CHECK(CoreDeposit(e->core, 2, e->eth, FUNDS, &e->err) == CORE_OK);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 1);	/* adds both fee rows */
+	Snapshot(e);
+	r = Limit(e, 2, CORE_SELL, 101, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_CAPACITY);
+	r = Market(e, 2, CORE_SELL, 1);
+	CHECK(Submit(e, &r, NULL) == CORE_E_CAPACITY);
+	CHECK(CoreDeposit(e->core, 2, e->usd, 1, &e->err) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+	CHECK(CoreDeposit(e->core, 1, e->usd, 1, &e->err) == CORE_OK);
+	EnvClose(e);
+}
+
+/* Rebuild: balances loaded as stored, orders restored in priority order. */
+static void
+test_restore(void)
+{
+	Env			env,
+			   *e = &env;
+	Env			env2,
+			   *f = &env2;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	CoreOrder	saved[16];
+	int			nsaved = 0;
+	CoreOrder	o;
+	int64_t		ids[] = {0, 0, 0, 0, 0};
+
+	EnvStandard(e, NULL);
+	ids[0] = Rest(e, e->mkt, 1, CORE_SELL, 100, 2);
+	ids[1] = Rest(e, e->mkt, 3, CORE_SELL, 100, 3);
+	ids[2] = Rest(e, e->mkt, 4, CORE_BUY, 95, 4);
+	ids[3] = Rest(e, e->fmkt, 1, CORE_BUY, 50, 1);
+	r = Limit(e, 2, CORE_BUY, 100, 3);
+	CHECK(Submit(e, &r, &res) == CORE_OK);	/* ids[0] filled, ids[1] partly */
+	r = Limit(e, 2, CORE_BUY, 97, 1);
+	r.expire_at = 5000;
+	ids[4] = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	for (int i = 1; i < 5; i++)
+		saved[nsaved++] = *CoreFindOrder(e->core, ids[i]);
+
+	/* rebuild into a second core */
+	EnvOpen(f, &default_config);
+	EnvCatalogue(f);
+	for (int64_t a = 1; a <= 5; a++)
+		CHECK(CoreAddAccount(f->core, a, &f->err) == CORE_OK);
+	for (int64_t a = 0; a <= 5; a++)
+		for (int32_t s = 0; s < 2; s++)
+		{
+			int64_t		av,
+						lk;
+
+			if (CoreGetBalance(e->core, a, s, &av, &lk))
+				CHECK(CoreLoadBalance(f->core, a, s, av, lk, &f->err) == CORE_OK);
+		}
+	for (int i = 0; i < nsaved; i++)
+		CHECK(CoreRestoreOrder(f->core, &saved[i], &f->err) == CORE_OK);
+	CHECK_EQ(CoreOpenOrderCount(f->core), 4);
+	CHECK_EQ(CoreGetAsset(f->core, f->eth)->total, 4 * FUNDS);
+	CHECK_EQ(CoreGetAsset(f->core, f->usd)->total, 4 * FUNDS + 250);
+	ExpectConsistent(f, __LINE__);
+	{
+		Env		   *g = e;
+
+		e = f;
+		EXPECT_LEVEL(e->mkt, CORE_SELL, 0, 100, 2, 1);
+		EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 97, 1, 1);
+		EXPECT_LEVEL(e->mkt, CORE_BUY, 1, 95, 4, 1);
+		EXPECT_LEVEL(e->fmkt, CORE_BUY, 0, 50, 1, 1);
+		e = g;
+	}
+	CHECK_EQ(CoreFindOrder(f->core, ids[1])->filled, 1);
+	CHECK_EQ(CoreFindOrder(f->core, ids[4])->expire_at, 5000);
+
+	/* both cores now behave the same */
+	for (int k = 0; k < 2; k++)
+	{
+		Env		   *x = k == 0 ? e : f;
+
+		x->next_order_id = 100;
+		x->next_trade_id = 50;
+		r = Limit(x, 4, CORE_BUY, 100, 5);
+		CHECK(Submit(x, &r, &res) == CORE_OK);
+		CHECK_EQ(res.status, CORE_PARTIALLY_FILLED);
+		CHECK_EQ(res.filled, 2);
+		CHECK_EQ(x->ntrades, 1);
+		CHECK_EQ(x->trades[0].maker_order, ids[1]);
+		CHECK_EQ(x->trades[0].id, 50);
+		r = Market(x, 3, CORE_SELL, 5);
+		CHECK(Submit(x, &r, &res) == CORE_OK);
+		CHECK_EQ(res.filled_quote, 3 * 100 + 97 + 95);
+		CHECK_EQ(CoreExpire(x->core, 5000, 10, NULL), 0);
+	}
+	for (int64_t a = 0; a <= 5; a++)
+		for (int32_t s = 0; s < 2; s++)
+		{
+			CHECK_EQ(Avail(e, a, s), Avail(f, a, s));
+			CHECK_EQ(Locked(e, a, s), Locked(f, a, s));
+		}
+	ExpectConsistent(f, __LINE__);
+
+	/* refusals */
+	Snapshot(f);
+	o = saved[0];
+	CHECK(CoreRestoreOrder(f->core, &saved[2], &f->err) == CORE_E_DUPLICATE);
+	o.id = 900;
+	o.market = 9;
+	CHECK(CoreRestoreOrder(f->core, &o, &f->err) == CORE_E_UNKNOWN_MARKET);
+	o = saved[0];
+	o.id = 900;
+	o.account = 99;
+	CHECK(CoreRestoreOrder(f->core, &o, &f->err) == CORE_E_UNKNOWN_ACCOUNT);
+	o = saved[0];
+	o.id = 900;
+	o.type = CORE_MARKET;
+	CHECK(CoreRestoreOrder(f->core, &o, &f->err) == CORE_E_INVALID);
+	o.type = CORE_LIMIT;
+	o.filled = o.quantity;
+	CHECK(CoreRestoreOrder(f->core, &o, &f->err) == CORE_E_INVALID);
+	o.filled = 0;
+	o.status = CORE_FILLED;
+	CHECK(CoreRestoreOrder(f->core, &o, &f->err) == CORE_E_INVALID);
+	o.status = CORE_OPEN;
+	o.price = 0;
+	CHECK(CoreRestoreOrder(f->core, &o, &f->err) == CORE_E_INVALID);
+	o.price = INT64_MAX;
+	CHECK(CoreRestoreOrder(f->core, &o, &f->err) == CORE_E_INVALID);
+	CHECK(CoreLoadBalance(f->core, 1, f->eth, 1, 0, &f->err) ==
+		  CORE_E_DUPLICATE);
+	CHECK(CoreLoadBalance(f->core, 5, f->eth, -1, 0, &f->err) == CORE_E_RANGE);
+	CHECK(CoreLoadBalance(f->core, 5, f->eth, INT64_MAX, 0, &f->err) ==
+		  CORE_E_RANGE);
+	CHECK(CoreLoadBalance(f->core, 5, f->eth, INT64_MAX / 2, INT64_MAX / 2 + 2,
+						  &f->err) == CORE_E_RANGE);
+	CHECK(CoreLoadBalance(f->core, 9, f->eth, 1, 0, &f->err) ==
+		  CORE_E_UNKNOWN_ACCOUNT);
+	CHECK(CoreLoadBalance(f->core, 5, 7, 1, 0, &f->err) ==
+		  CORE_E_UNKNOWN_ASSET);
+	CHECK(Unchanged(f));
+	EnvClose(f);
+
+	/* a full order pool refuses one more */
+	{
+		CoreConfig	c = default_config;
+
+		c.max_orders = 1;
+		EnvOpen(f, &c);
+		EnvCatalogue(f);
+		CHECK(CoreAddAccount(f->core, 1, &f->err) == CORE_OK);
+		CHECK(CoreAddAccount(f->core, 3, &f->err) == CORE_OK);
+		CHECK(CoreRestoreOrder(f->core, &saved[0], &f->err) == CORE_OK);
+		Snapshot(f);
+		CHECK(CoreRestoreOrder(f->core, &saved[2], &f->err) == CORE_E_CAPACITY);
+		CHECK(Unchanged(f));
+		EnvClose(f);
+	}
+	EnvClose(e);
+}
+
+/* Order walk, dirty write-back rows and reset. */
+static void
+test_walk_dirty_reset(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	CoreBalanceRow rows[16];
+	int32_t		n;
+	Walk		w;
+
+	EnvStandard(e, NULL);
+	CHECK_EQ(CoreDirtyCount(e->core), 0);
+	(void) Rest(e, e->mkt, 1, CORE_SELL, 100, 2);
+	(void) Rest(e, e->mkt, 3, CORE_SELL, 101, 2);
+	(void) Rest(e, e->mkt, 4, CORE_BUY, 90, 2);
+	CoreClearDirty(e->core);
+	r = Limit(e, 2, CORE_BUY, 100, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	/* buyer and seller in both assets, the fee rows in both */
+	n = CoreDirtyBalances(e->core, rows, 16);
+	CHECK_EQ(n, CoreDirtyCount(e->core));
+	CHECK(n >= 4 && n <= 6);
+	for (int32_t i = 0; i < n; i++)
+	{
+		CHECK(rows[i].account == 1 || rows[i].account == 2 ||
+			  rows[i].account == FEE_ACCT);
+		CHECK_EQ(rows[i].available, Avail(e, rows[i].account, rows[i].asset));
+		CHECK_EQ(rows[i].locked, Locked(e, rows[i].account, rows[i].asset));
+	}
+	CHECK_EQ(CoreDirtyBalances(e->core, rows, 2), 2);
+
+	/* the walk visits every resting order and stops on request */
+	memset(&w, 0, sizeof(w));
+	w.core = e->core;
+	w.stop = 2;
+	CoreForEachOrder(e->core, WalkOrder, &w);
+	CHECK_EQ(w.n, 2);
+	w.n = 0;
+	w.stop = 100;
+	CoreForEachOrder(e->core, WalkOrder, &w);
+	CHECK_EQ(w.n, 3);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 3);
+
+	CoreReset(e->core);
+	CHECK_EQ(CoreAssetCount(e->core), 0);
+	CHECK_EQ(CoreMarketCount(e->core), 0);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 0);
+	CHECK_EQ(CoreDirtyCount(e->core), 0);
+	CHECK(CoreHasAccount(e->core, FEE_ACCT));
+	CHECK(!CoreHasAccount(e->core, 1));
+	CHECK(CoreGetConfig(e->core)->max_orders == default_config.max_orders);
+	/* and is usable again */
+	EnvCatalogue(e);
+	CHECK(CoreAddAccount(e->core, 1, &e->err) == CORE_OK);
+	CHECK(CoreDeposit(e->core, 1, e->usd, 100, &e->err) == CORE_OK);
+	(void) Rest(e, e->mkt, 1, CORE_BUY, 100, 1);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 1);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/* Run every test; the exit status says whether all passed. */
+int
+main(void)
+{
+	RUN_TEST(test_assets);
+	RUN_TEST(test_markets);
+	RUN_TEST(test_accounts);
+	RUN_TEST(test_deposits);
+	RUN_TEST(test_limit_rest_and_match);
+	RUN_TEST(test_price_time_priority);
+	RUN_TEST(test_ioc);
+	RUN_TEST(test_fok);
+	RUN_TEST(test_post_only);
+	RUN_TEST(test_market_orders);
+	RUN_TEST(test_stp);
+	RUN_TEST(test_fees);
+	RUN_TEST(test_cancel);
+	RUN_TEST(test_amend);
+	RUN_TEST(test_cancel_all);
+	RUN_TEST(test_expire);
+	RUN_TEST(test_validation);
+	RUN_TEST(test_insufficient);
+	RUN_TEST(test_capacity);
+	RUN_TEST(test_restore);
+	RUN_TEST(test_walk_dirty_reset);
+	return TestSummary();
+}
