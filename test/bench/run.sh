@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# Throughput benchmark of exchange.place_order against SELECT 1 and
+# pgbench's TPC-B on the same server (synchronous_commit = on).
+#
+#   bash test/bench/run.sh        (from the repository root, as root)
+#
+# One fresh server on 127.0.0.1:55433 (4 markets, 200 funded accounts);
+# for each client count: place_order.sql (orders/s, p50/p99 from pgbench's
+# per-transaction log, engine CPU per request from /proc), select1.sql and
+# TPC-B (-s 10, database tpcb), all with the same protocol, -j 2.  Then two
+# short-lived servers (ports 55434, 55435) that differ only in
+# exchange.max_orders give the shared memory per open order.  Ends with one
+# "bench: clients=N ..." line per client count and a repeat of the line with
+# the most orders/s.  Every server is stopped on exit.  The machine is
+# shared: the load average is printed, figures are only as quiet as it is.
+#
+# Settings (environment): BENCH_CLIENTS ("8 32"), BENCH_SECONDS (15),
+# BENCH_PROTOCOL (prepared; simple measured ~30% slower for place_order),
+# BENCH_ACCOUNTS (200), BENCH_PORT (55433), BENCH_MAX_ORDERS (2000000),
+# BENCH_TRIM_ABOVE (100000: cancel_all every account before an orders run
+# when more orders than this rest).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/../lib/pgserver.sh"
+PGBENCH=${PGBENCH:-$PGBIN/pgbench}
+
+CLIENTS=${BENCH_CLIENTS:-"8 32"}
+SECONDS_PER_RUN=${BENCH_SECONDS:-15}
+PROTOCOL=${BENCH_PROTOCOL:-prepared}
+NACCOUNTS=${BENCH_ACCOUNTS:-200}
+PORT=${BENCH_PORT:-55433}
+MAX_ORDERS=${BENCH_MAX_ORDERS:-2000000}
+# trim the books before an orders run when more than this many rest
+TRIM_ABOVE=${BENCH_TRIM_ABOVE:-100000}
+
+WORK=$(mktemp -d /tmp/exchange-bench.XXXXXX)
+chmod 755 "$WORK"
+chown postgres: "$WORK"
+STARTED=()
+
+cleanup() {
+	local rc=$?
+	for d in "${STARTED[@]}"; do
+		pg_stop "$d" || true
+	done
+	if [ "$rc" -ne 0 ]; then
+		echo "bench: FAILED (rc=$rc); logs kept in $WORK" >&2
+		for d in "${STARTED[@]}"; do
+			[ -f "$d/server.log" ] && tail -20 "$d/server.log" >&2
+		done
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Settings shared by every server of this run (the shmem probes too).
+COMMON_CONF=(
+	"max_connections = 120"
+	"shared_buffers = 512MB"
+	"synchronous_commit = on"
+	"fsync = on"
+	"exchange.max_price_levels = 50000"
+	"exchange.max_accounts = 100000"
+	"exchange.max_balances = 400000"
+	"log_min_messages = warning"
+)
+
+start_server() {	# DIR PORT MAX_ORDERS
+	local dir=$1 port=$2 max=$3
+	STARTED+=("$dir")
+	pg_start "$dir" "$port" "${COMMON_CONF[@]}" "exchange.max_orders = $max"
+}
+
+DIR=$WORK/main
+q() { psql_at "$DIR" "$PORT" -qAt "$@"; }
+
+echo "== starting server on 127.0.0.1:$PORT ($WORK), max_orders=$MAX_ORDERS; load average $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) CPUs"
+start_server "$DIR" "$PORT" "$MAX_ORDERS"
+q -c "CREATE EXTENSION exchange"
+[ "$(q -c "SELECT exchange.wait_for_engine(10000)")" = t ] ||
+	{ echo "engine did not start" >&2; exit 1; }
+q -c "SHOW synchronous_commit" | grep -qx on
+
+echo "== set-up: 5 assets, 4 markets, $NACCOUNTS accounts"
+t0=$(date +%s.%N)
+q >/dev/null <<SQL
+SELECT exchange.create_asset('USDT', 6);
+SELECT exchange.create_asset('BTC', 8);
+SELECT exchange.create_asset('ETH', 8);
+SELECT exchange.create_asset('SOL', 6);
+SELECT exchange.create_asset('XRP', 6);
+SELECT exchange.create_market('BTC-USDT', 'BTC', 'USDT', 0.01, 0.0001);
+SELECT exchange.create_market('ETH-USDT', 'ETH', 'USDT', 0.01, 0.001);
+SELECT exchange.create_market('SOL-USDT', 'SOL', 'USDT', 0.001, 0.01);
+SELECT exchange.create_market('XRP-USDT', 'XRP', 'USDT', 0.0001, 1);
+SELECT count(exchange.create_account('bench-' || i))
+  FROM generate_series(1, $NACCOUNTS) i;
+SQL
+read -r ACCT_MIN ACCT_MAX NACC < <(q -F ' ' -c "SELECT min(account_id), max(account_id), count(*)
+	FROM exchange.account WHERE external_ref LIKE 'bench-%'")
+if [ "$((ACCT_MAX - ACCT_MIN + 1))" -ne "$NACC" ] || [ "$NACC" -ne "$NACCOUNTS" ]; then
+	echo "bench accounts are not contiguous ($ACCT_MIN..$ACCT_MAX, $NACC)" >&2
+	exit 1
+fi
+# generous funds: ~1e9 USDT and plenty of every base asset per account
+q >/dev/null <<SQL
+SELECT count(exchange.deposit(a, f.asset, f.amount, 'bench-' || f.asset || '-' || a))
+  FROM generate_series($ACCT_MIN, $ACCT_MAX) a,
+       (VALUES ('USDT', 1000000000::numeric), ('BTC', 100000), ('ETH', 1000000),
+               ('SOL', 10000000), ('XRP', 1000000000)) f(asset, amount);
+SQL
+printf "   set-up took %.1f s (accounts %s..%s)\n" "$(echo "$(date +%s.%N) - $t0" | bc)" "$ACCT_MIN" "$ACCT_MAX"
+
+echo "== pgbench -i -s 10 (database tpcb)"
+q -c "CREATE DATABASE tpcb"
+"$PGBENCH" -i -q -s 10 -h 127.0.0.1 -p "$PORT" -U postgres tpcb 2>&1 | tail -1
+
+# pgbench NAME CLIENTS [args...]: run, keep output in $WORK/NAME-CLIENTS.out
+run_pgbench() {
+	local name=$1 c=$2 out
+	shift 2
+	out=$WORK/$name-$c.out
+	q -c "CHECKPOINT"
+	"$PGBENCH" -n -M "$PROTOCOL" -c "$c" -j 2 -T "$SECONDS_PER_RUN" \
+		-h 127.0.0.1 -p "$PORT" -U postgres "$@" >"$out" 2>&1 || {
+		cat "$out" >&2
+		echo "pgbench $name c=$c failed" >&2
+		exit 1
+	}
+	if grep -q "aborted" "$out"; then
+		grep -m5 -i "error\|aborted" "$out" >&2
+		echo "pgbench $name c=$c: clients aborted" >&2
+		exit 1
+	fi
+}
+
+tps_of() {	# the "tps = N (without initial connection time)" figure
+	sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$1"
+}
+
+# p50/p99 (ms) of the per-transaction latencies (µs, 3rd field) in the logs
+percentiles() {
+	cat "$@" | awk '{print $3}' | sort -n | awk '
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print "nan nan"; exit }
+			i50 = int(0.50 * NR + 0.999999); i99 = int(0.99 * NR + 0.999999)
+			if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
+			printf "%.3f %.3f\n", v[i50] / 1000, v[i99] / 1000
+		}'
+}
+
+hist() { q -c "SELECT array_to_string(batch_size_histogram, ' ') FROM exchange.engine_status()"; }
+HIST_LABELS=(1 2-3 4-7 8-15 16-31 32-63 64-127 ">=128")
+
+# cancel every resting order (one cancel_all per account) when many rest
+trim_books() {
+	local open
+	open=$(q -c "SELECT open_orders FROM exchange.engine_status()")
+	if [ "$open" -gt "$TRIM_ABOVE" ]; then
+		local t0 n
+		t0=$(date +%s.%N)
+		n=$(q -c "SELECT sum(exchange.cancel_all(a)) FROM generate_series($ACCT_MIN, $ACCT_MAX) a")
+		printf "   trimmed books: cancelled %s resting orders in %.1f s\n" \
+			"$n" "$(echo "$(date +%s.%N) - $t0" | bc)"
+	fi
+}
+
+# CPU seconds (user+system) the engine worker has used so far
+ENGINE_PID=$(q -c "SELECT pid FROM exchange.engine_status()")
+CLK_TCK=$(getconf CLK_TCK)
+engine_cpu_ticks() { awk '{print $14 + $15}' "/proc/$ENGINE_PID/stat"; }
+engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
+
+declare -A ORDERS SELECT1 TPCB P50 P99 HIST_DELTA OPEN_AFTER ENGINE_US LOAD
+for c in $CLIENTS; do
+	echo "== clients=$c (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+	trim_books
+	h0=$(hist)
+	cpu0=$(engine_cpu_ticks)
+	req0=$(engine_requests)
+	mkdir -p "$WORK/log-orders-$c"
+	run_pgbench orders "$c" -f "$HERE/place_order.sql" \
+		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
+		-l --log-prefix="$WORK/log-orders-$c/tx" postgres
+	h1=$(hist)
+	cpu1=$(engine_cpu_ticks)
+	req1=$(engine_requests)
+	ENGINE_US[$c]=$(echo "scale=1; ($cpu1 - $cpu0) * 1000000 / $CLK_TCK / ($req1 - $req0)" | bc)
+	ENGINE_BUSY=$(echo "scale=0; ($cpu1 - $cpu0) * 100 / $CLK_TCK / $SECONDS_PER_RUN" | bc)
+	ORDERS[$c]=$(tps_of "$WORK/orders-$c.out")
+	read -r P50[$c] P99[$c] < <(percentiles "$WORK/log-orders-$c"/tx.*)
+	read -ra a0 <<<"$h0"
+	read -ra a1 <<<"$h1"
+	d=""
+	for i in "${!a1[@]}"; do d+="$((a1[i] - a0[i])) "; done
+	HIST_DELTA[$c]=$d
+	OPEN_AFTER[$c]=$(q -c "SELECT open_orders FROM exchange.engine_status()")
+	echo "   place_order: ${ORDERS[$c]} orders/s, p50 ${P50[$c]} ms, p99 ${P99[$c]} ms, open orders now ${OPEN_AFTER[$c]}"
+	echo "   engine worker (pid $ENGINE_PID): ${ENGINE_BUSY}% of a CPU, ${ENGINE_US[$c]} us CPU per request"
+	rm -rf "$WORK/log-orders-$c"
+
+	run_pgbench select1 "$c" -f "$HERE/select1.sql" postgres
+	SELECT1[$c]=$(tps_of "$WORK/select1-$c.out")
+	echo "   SELECT 1:    ${SELECT1[$c]} calls/s"
+
+	run_pgbench tpcb "$c" tpcb
+	TPCB[$c]=$(tps_of "$WORK/tpcb-$c.out")
+	echo "   TPC-B:       ${TPCB[$c]} tps"
+done
+
+STATUS=$(q -F ' | ' -c "SELECT state, pid, open_orders, batches, requests, failed_batches,
+	round(requests::numeric / nullif(batches, 0), 2) FROM exchange.engine_status()")
+INVARIANTS=$(q -c "SELECT count(*) FROM exchange.check_invariants()")
+TRADES=$(q -c "SELECT count(*) FROM exchange.trade_record")
+ORDERS_TOTAL=$(q -c "SELECT count(*) FROM exchange.order_record")
+
+# Shared memory per open order: the 'exchange' allocation of two servers
+# that differ only in exchange.max_orders.
+SHM_A=100000 SHM_B=1100000
+shm_size() {	# NAME PORT MAX_ORDERS
+	local d=$WORK/$1 s
+	start_server "$d" "$2" "$3"
+	s=$(psql_at "$d" "$2" -qAt -c "SELECT size FROM pg_shmem_allocations WHERE name = 'exchange'")
+	pg_stop "$d"
+	echo "$s"
+}
+echo "== shared memory probes (max_orders $SHM_A vs $SHM_B)"
+SIZE_A=$(shm_size shmA 55434 "$SHM_A")
+SIZE_B=$(shm_size shmB 55435 "$SHM_B")
+SIZE_MAIN=$(q -c "SELECT size FROM pg_shmem_allocations WHERE name = 'exchange'")
+PER_ORDER=$(echo "scale=1; ($SIZE_B - $SIZE_A) / ($SHM_B - $SHM_A)" | bc)
+
+echo
+echo "== results (protocol=$PROTOCOL, -j 2, -T $SECONDS_PER_RUN s, synchronous_commit=on, $(nproc) CPUs)"
+printf "%8s %12s %12s %10s %9s %9s %14s %14s %14s\n" clients orders/s select1/s tpcb_tps p50_ms p99_ms orders/select1 orders/tpcb engine_us/ord
+for c in $CLIENTS; do
+	printf "%8s %12.0f %12.0f %10.0f %9s %9s %14.3f %14.2f %14s\n" "$c" "${ORDERS[$c]}" \
+		"${SELECT1[$c]}" "${TPCB[$c]}" "${P50[$c]}" "${P99[$c]}" \
+		"$(echo "scale=6; ${ORDERS[$c]} / ${SELECT1[$c]}" | bc)" \
+		"$(echo "scale=6; ${ORDERS[$c]} / ${TPCB[$c]}" | bc)" "${ENGINE_US[$c]}"
+done
+echo
+echo "engine batch size histogram (batches per size bucket, during each orders run):"
+printf "%8s" clients; for l in "${HIST_LABELS[@]}"; do printf " %8s" "$l"; done; printf " %10s\n" "mean"
+for c in $CLIENTS; do
+	read -ra d <<<"${HIST_DELTA[$c]}"
+	printf "%8s" "$c"; for x in "${d[@]}"; do printf " %8s" "$x"; done
+	nb=0; for x in "${d[@]}"; do nb=$((nb + x)); done
+	printf " %10s\n" "$(echo "scale=1; ${ORDERS[$c]} * $SECONDS_PER_RUN / ($nb + 0.0001)" | bc)"
+done
+printf "%8s" total; read -ra d <<<"$(hist)"; for x in "${d[@]}"; do printf " %8s" "$x"; done; echo
+echo "engine_status: state | pid | open_orders | batches | requests | failed_batches | requests/batch"
+echo "  $STATUS"
+echo "orders recorded: $ORDERS_TOTAL, trades: $TRADES, invariant violations: $INVARIANTS"
+echo "shared memory 'exchange': max_orders=$SHM_A: $SIZE_A B, max_orders=$SHM_B: $SIZE_B B," \
+	"=> $PER_ORDER B per open order; bench server (max_orders=$MAX_ORDERS): $SIZE_MAIN B"
+[ "$INVARIANTS" = 0 ] || { echo "invariants violated" >&2; exit 1; }
+
+echo
+best="" bestv=-1
+for c in $CLIENTS; do
+	line="bench: clients=$c orders_per_s=$(printf %.0f "${ORDERS[$c]}") select1_per_s=$(printf %.0f "${SELECT1[$c]}") tpcb_tps=$(printf %.0f "${TPCB[$c]}") p50_ms=${P50[$c]} p99_ms=${P99[$c]}"
+	echo "$line"
+	if [ "$(echo "${ORDERS[$c]} > $bestv" | bc)" = 1 ]; then
+		bestv=${ORDERS[$c]}
+		best=$line
+	fi
+done
+echo "$best"
