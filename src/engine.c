@@ -191,6 +191,8 @@ EngineBatchTransaction(const Request *reqs, Response *resps, int n,
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* table statistics drive autovacuum of the tables the engine writes */
+	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 

@@ -22,9 +22,11 @@ typedef struct Columns
 struct BatchWrites
 {
 	MemoryContext cxt;
-	Columns		orders;
+	Columns		orders;			/* new orders, inserted */
+	Columns		order_updates;	/* known orders whose state changed */
 	Columns		trades;
-	Columns		balances;
+	Columns		balances;		/* new balance rows, inserted */
+	Columns		balance_updates;
 	Columns		deposits;
 	Columns		accounts;
 	List	   *statements;		/* rare catalogue writes, in order */
@@ -49,11 +51,14 @@ static const Oid trade_types[] = {
 	INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
 	INT8OID, INT8OID, INT4OID, INT8OID, INT8OID
 };
+static const Oid order_update_types[] = {INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
 static const Oid balance_types[] = {INT8OID, INT4OID, INT8OID, INT8OID};
 static const Oid deposit_types[] = {INT8OID, INT8OID, INT4OID, INT8OID, TEXTOID};
 static const Oid account_types[] = {INT8OID, TEXTOID};
 
 static SPIPlanPtr order_plan = NULL;
+static SPIPlanPtr order_update_plan = NULL;
+static SPIPlanPtr balance_update_plan = NULL;
 static SPIPlanPtr trade_plan = NULL;
 static SPIPlanPtr balance_plan = NULL;
 static SPIPlanPtr deposit_plan = NULL;
@@ -157,9 +162,13 @@ ColumnsWrite(Columns *c, SPIPlanPtr *plan, const char *sql,
 		*plan = p;
 	}
 	rc = SPI_execute_plan(*plan, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
+	if (rc < 0)
 		elog(ERROR, "exchange batch write failed: %s",
 			 SPI_result_code_string(rc));
+	/* an update that misses a row means the core and tables disagree */
+	if (SPI_processed != (uint64) c->n)
+		elog(ERROR, "exchange batch wrote %llu of %d rows: \"%s\"",
+			 (unsigned long long) SPI_processed, c->n, sql);
 }
 
 /* Start collecting a batch's rows in cxt. */
@@ -170,6 +179,9 @@ PersistBegin(MemoryContext cxt)
 
 	w->cxt = cxt;
 	ColumnsInit(&w->orders, lengthof(order_types), order_types);
+	ColumnsInit(&w->order_updates, lengthof(order_update_types),
+				order_update_types);
+	ColumnsInit(&w->balance_updates, lengthof(balance_types), balance_types);
 	ColumnsInit(&w->trades, lengthof(trade_types), trade_types);
 	ColumnsInit(&w->balances, lengthof(balance_types), balance_types);
 	ColumnsInit(&w->deposits, lengthof(deposit_types), deposit_types);
@@ -178,15 +190,28 @@ PersistBegin(MemoryContext cxt)
 	return w;
 }
 
-/* An order's state after the batch (inserted when new, else updated). */
+/* An order's state after the batch: a new row, or an update of a known one. */
 void
 PersistOrder(BatchWrites *w, const CoreOrder *o, const char *client_order_id,
 			 bool is_new)
 {
-	Columns    *c = &w->orders;
-	int			r = ColumnsAddRow(c, w->cxt);
+	Columns    *c;
+	int			r;
 	const CoreMarket *m = CoreGetMarket(Exchange->core, o->market);
 
+	if (!is_new)
+	{
+		c = &w->order_updates;
+		r = ColumnsAddRow(c, w->cxt);
+		ColumnSet(c, 0, r, Int64GetDatum(o->id));
+		ColumnSet(c, 1, r, Int64GetDatum(o->quantity));
+		ColumnSet(c, 2, r, Int64GetDatum(o->filled));
+		ColumnSet(c, 3, r, Int64GetDatum(o->filled_quote));
+		ColumnSet(c, 4, r, Int32GetDatum(o->status));
+		return;
+	}
+	c = &w->orders;
+	r = ColumnsAddRow(c, w->cxt);
 	ColumnSet(c, 0, r, Int64GetDatum(o->id));
 	ColumnSet(c, 1, r, Int64GetDatum(o->account));
 	ColumnSet(c, 2, r, Int32GetDatum(m->id));
@@ -207,7 +232,6 @@ PersistOrder(BatchWrites *w, const CoreOrder *o, const char *client_order_id,
 		ColumnSet(c, 14, r, CStringGetTextDatum(client_order_id));
 	if (o->expire_at != 0)
 		ColumnSet(c, 15, r, TimestampTzGetDatum(o->expire_at));
-	(void) is_new;				/* the upsert tells new from known rows */
 }
 
 void
@@ -376,12 +400,19 @@ PersistFlush(BatchWrites *w, Core *core, TimestampTz now)
 				 " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
 				 "  $12, $13, $14, $15, $16)"
 				 "  AS u(id, acc, mkt, side, typ, tif, po, stp, price, qty,"
-				 "  filled, fq, ql, st, coid, exp)"
-				 " ON CONFLICT (order_id) DO UPDATE SET"
-				 " quantity_lots = EXCLUDED.quantity_lots,"
-				 " filled_lots = EXCLUDED.filled_lots,"
-				 " filled_quote = EXCLUDED.filled_quote,"
-				 " status = EXCLUDED.status, updated_at = EXCLUDED.updated_at",
+				 "  filled, fq, ql, st, coid, exp)",
+				 1, &ts_type, &ts);
+
+	ColumnsWrite(&w->order_updates, &order_update_plan,
+				 "UPDATE exchange.order_record o SET quantity_lots = u.qty,"
+				 " filled_lots = u.filled, filled_quote = u.fq,"
+				 " status = CASE u.st WHEN 0 THEN 'open'::exchange.order_status"
+				 "  WHEN 1 THEN 'partially_filled' WHEN 2 THEN 'filled'"
+				 "  WHEN 3 THEN 'cancelled' WHEN 4 THEN 'rejected'"
+				 "  ELSE 'expired' END,"
+				 " updated_at = $6"
+				 " FROM unnest($1, $2, $3, $4, $5) AS u(id, qty, filled, fq, st)"
+				 " WHERE o.order_id = u.id",
 				 1, &ts_type, &ts);
 
 	ColumnsWrite(&w->trades, &trade_plan,
@@ -410,22 +441,26 @@ PersistFlush(BatchWrites *w, Core *core, TimestampTz now)
 		CoreDirtyBalances(core, rows, nbal);
 		for (int i = 0; i < nbal; i++)
 		{
-			int			r = ColumnsAddRow(&w->balances, w->cxt);
+			Columns    *c = rows[i].is_new ? &w->balances : &w->balance_updates;
+			int			r = ColumnsAddRow(c, w->cxt);
 
-			ColumnSet(&w->balances, 0, r, Int64GetDatum(rows[i].account));
-			ColumnSet(&w->balances, 1, r,
+			ColumnSet(c, 0, r, Int64GetDatum(rows[i].account));
+			ColumnSet(c, 1, r,
 					  Int32GetDatum(CoreGetAsset(core, rows[i].asset)->id));
-			ColumnSet(&w->balances, 2, r, Int64GetDatum(rows[i].available));
-			ColumnSet(&w->balances, 3, r, Int64GetDatum(rows[i].locked));
+			ColumnSet(c, 2, r, Int64GetDatum(rows[i].available));
+			ColumnSet(c, 3, r, Int64GetDatum(rows[i].locked));
 		}
 		ColumnsWrite(&w->balances, &balance_plan,
 					 "INSERT INTO exchange.balance_record (account_id, asset_id,"
 					 " available, locked, updated_at)"
 					 " SELECT a, s, av, lk, $5 FROM unnest($1, $2, $3, $4)"
-					 "  AS u(a, s, av, lk)"
-					 " ON CONFLICT (account_id, asset_id) DO UPDATE SET"
-					 " available = EXCLUDED.available, locked = EXCLUDED.locked,"
-					 " updated_at = EXCLUDED.updated_at",
+					 "  AS u(a, s, av, lk)",
+					 1, &ts_type, &ts);
+		ColumnsWrite(&w->balance_updates, &balance_update_plan,
+					 "UPDATE exchange.balance_record b SET available = u.av,"
+					 " locked = u.lk, updated_at = $5"
+					 " FROM unnest($1, $2, $3, $4) AS u(a, s, av, lk)"
+					 " WHERE b.account_id = u.a AND b.asset_id = u.s",
 					 1, &ts_type, &ts);
 	}
 	CoreClearDirty(core);

@@ -188,7 +188,7 @@ RebuildCore(Core *core)
 				" FROM exchange.order_record"
 				" WHERE status IN ('open', 'partially_filled')"
 				" ORDER BY order_id", LoadOrder, core);
-	CoreClearDirty(core);
+	/* balances the orders needed but the table lacked stay dirty: written next */
 
 	Counters.next_order_id = NextId("SELECT coalesce(max(order_id), 0) + 1 FROM exchange.order_record");
 	Counters.next_trade_id = NextId("SELECT coalesce(max(trade_id), 0) + 1 FROM exchange.trade_record");

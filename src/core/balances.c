@@ -102,6 +102,7 @@ BalanceEnsure(Core *core, int64_t account, int32_t asset)
 	memset(b, 0, sizeof(*b));
 	b->account = account;
 	b->asset = asset;
+	b->is_new = true;
 	b->hnext = core->balance_buckets[bucket];
 	core->balance_buckets[bucket] = i;
 	BalanceTouch(core, i);
@@ -180,6 +181,10 @@ CoreLoadBalance(Core *core, int64_t account, int32_t asset, int64_t available,
 	core->balances[i].available = available;
 	core->balances[i].locked = locked;
 	core->assets[asset].total = total;
+	/* loaded as stored: nothing to write back (it was the last one marked) */
+	core->balances[i].is_new = false;
+	core->balances[i].dirty = false;
+	core->ndirty--;
 	return CORE_OK;
 }
 
@@ -218,6 +223,7 @@ CoreDirtyBalances(const Core *core, CoreBalanceRow *out, int32_t max)
 		out[n].asset = b->asset;
 		out[n].available = b->available;
 		out[n].locked = b->locked;
+		out[n].is_new = b->is_new;
 	}
 	return n;
 }
@@ -226,6 +232,9 @@ void
 CoreClearDirty(Core *core)
 {
 	for (int32_t n = 0; n < core->ndirty; n++)
+	{
 		core->balances[core->dirty[n]].dirty = false;
+		core->balances[core->dirty[n]].is_new = false;
+	}
 	core->ndirty = 0;
 }

@@ -271,6 +271,7 @@ typedef struct CoreBalanceRow
 	int32_t		asset;
 	int64_t		available;
 	int64_t		locked;
+	bool		is_new;			/* created since the last CoreClearDirty */
 } CoreBalanceRow;
 
 extern int32_t CoreDirtyCount(const Core *core);

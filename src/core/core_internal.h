@@ -23,6 +23,7 @@ typedef struct CoreBalance
 	int32_t		asset;
 	int32_t		hnext;
 	bool		dirty;
+	bool		is_new;			/* not yet written back */
 } CoreBalance;
 
 struct Core

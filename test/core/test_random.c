@@ -1708,6 +1708,8 @@ Rebuild(Run *run)
 			Fail(run, "restore: %s", err.message);
 	}
 	free(old_region);
+	/* loaded balances are as stored: clean, only what restore added is dirty */
+	memcpy(run->clean, run->ref.bal, sizeof(run->clean));
 	run->rebuilds++;
 }
 
