@@ -35,6 +35,9 @@ else
 include $(PGXS)
 -include test/core/core.mk
 
+# PGXS tracks no header dependencies: every object depends on every header
+$(OBJS): $(wildcard src/*.h src/core/*.h)
+
 deps:
 	scripts/install-deps.sh
 

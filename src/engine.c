@@ -8,22 +8,20 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
-#include "replication/syncrep.h"
-#include "replication/walsender.h"
-#include "replication/walsender_private.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 /* The batch being applied, for the exit callback. */
 static Request *inflight = NULL;
 static int	inflight_n = 0;
-static bool inflight_committed = false;
 
 static MemoryContext engine_cxt = NULL;
+static int	durability = SYNCHRONOUS_COMMIT_ON;	/* synchronous_commit as set */
 static Oid	extension_oid = InvalidOid;	/* the extension the core mirrors */
 static TimestampTz next_expiry = 0;
 
@@ -73,8 +71,6 @@ EngineExit(int code, Datum arg)
 
 	ResponseError(&resp, ERRCODE_EXCHANGE_OUTCOME_UNKNOWN,
 				  "exchange engine stopped before answering",
-				  inflight_committed ?
-				  "The request was committed but may not be replicated to the synchronous standby yet." :
 				  "The request may or may not have been carried out.");
 	for (int i = 0; i < inflight_n; i++)
 		MailboxReply(&inflight[i], &resp);
@@ -82,60 +78,6 @@ EngineExit(int code, Datum arg)
 	QueueFailAll(ERRCODE_EXCHANGE_ENGINE_NOT_RUNNING,
 				 "exchange engine stopped",
 				 "The request was not carried out.");
-}
-
-/* Is synchronous replication in force for the engine's commits? */
-static int
-SyncWaitMode(void)
-{
-	if (!SyncRepRequested() || SyncRepStandbyNames == NULL ||
-		SyncRepStandbyNames[0] == '\0')
-		return SYNC_REP_NO_WAIT;
-	switch (synchronous_commit)
-	{
-		case SYNCHRONOUS_COMMIT_REMOTE_WRITE:
-			return SYNC_REP_WAIT_WRITE;
-		case SYNCHRONOUS_COMMIT_REMOTE_APPLY:
-			return SYNC_REP_WAIT_APPLY;
-		default:
-			return SYNC_REP_WAIT_FLUSH;
-	}
-}
-
-/*
- * Return only when the commit ending at lsn is confirmed by the
- * synchronous standby (when one is configured).  A commit whose wait was
- * cancelled comes back with just a WARNING "already committed locally":
- * that is not durable, so keep waiting, and exit without answering when
- * asked to stop.
- */
-static void
-EngineWaitReplicated(XLogRecPtr lsn)
-{
-	for (;;)
-	{
-		int			mode = SyncWaitMode();
-		XLogRecPtr	acked;
-
-		if (mode == SYNC_REP_NO_WAIT)
-			return;
-		LWLockAcquire(SyncRepLock, LW_SHARED);
-		acked = WalSndCtl->lsn[mode];
-		LWLockRelease(SyncRepLock);
-		if (acked >= lsn)
-			return;
-		pgstat_report_activity(STATE_RUNNING,
-							   "exchange: waiting for the synchronous standby");
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-	}
 }
 
 /* Rebuild the core from the tables in a transaction of its own. */
@@ -190,7 +132,18 @@ EngineBatchTransaction(const Request *reqs, Response *resps, int n,
 
 	SPI_finish();
 	PopActiveSnapshot();
+
+	/*
+	 * Commit without waiting for the WAL flush or the standby: the callers
+	 * wait for this batch's LSN themselves (RequestSubmit) before they
+	 * return, so the engine goes on with the next batch meanwhile, and the
+	 * flushes of many batches are shared.  A later batch is never durable
+	 * before an earlier one: WAL is flushed in order.
+	 */
+	durability = synchronous_commit;
+	synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
 	CommitTransactionCommand();
+	synchronous_commit = durability;
 	/* table statistics drive autovacuum of the tables the engine writes */
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -222,13 +175,13 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 
 	inflight = reqs;
 	inflight_n = n;
-	inflight_committed = false;
 	PG_TRY();
 	{
 		EngineBatchTransaction(reqs, resps, n, expire);
 	}
 	PG_CATCH();
 	{
+		synchronous_commit = durability;
 		MemoryContextSwitchTo(engine_cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -239,10 +192,13 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 
 	if (edata == NULL)
 	{
-		inflight_committed = true;
-		EngineWaitReplicated(XactLastCommitEnd);
 		for (int i = 0; i < n; i++)
+		{
+			/* also answers that read earlier, maybe not yet durable, batches */
+			resps[i].commit_lsn = XactLastCommitEnd;
+			resps[i].durability = durability;
 			MailboxReply(&reqs[i], &resps[i]);
+		}
 		inflight_n = 0;
 		if (n > 0)
 			CountBatch(n);
@@ -317,6 +273,19 @@ EngineMain(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(exchange_database, NULL, 0);
 	pgstat_report_appname("exchange engine");
+
+	/*
+	 * The engine's statements touch a few rows by key in tables that grow
+	 * large: an index nested loop is always right, while a plan cached when
+	 * a table was small (a hash join over a sequential scan) would stay
+	 * slow forever.
+	 */
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_hashjoin", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_mergejoin", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* and planning each batch's statements anew cost a fifth of its time */
+	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET,
+					PGC_S_OVERRIDE);
 
 	engine_cxt = AllocSetContextCreate(TopMemoryContext, "exchange engine",
 									   ALLOCSET_DEFAULT_SIZES);

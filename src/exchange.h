@@ -3,6 +3,7 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
@@ -91,6 +92,8 @@ typedef struct Response
 	int64		executed_units; /* base units */
 	int64		remaining_units;	/* base units still resting */
 	int64		executed_quote; /* quote units */
+	XLogRecPtr	commit_lsn;		/* the caller waits until this is durable */
+	int			durability;		/* the server's synchronous_commit level */
 } Response;
 
 typedef enum EngineState
@@ -150,6 +153,7 @@ extern void EngineSetState(EngineState state);
 
 /* mailbox.c */
 extern void RequestSubmit(Request *req, Response *resp);
+extern bool CommitIsReplicated(XLogRecPtr lsn, int durability);
 extern int	QueueDrain(Request *batch, int max);
 extern void QueueFailAll(int sqlstate, const char *message,
 						 const char *detail);

@@ -4,6 +4,10 @@
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "replication/syncrep.h"
+#include "replication/walsender.h"
+#include "replication/walsender_private.h"
+#include "utils/guc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 
@@ -33,6 +37,62 @@ CheckEngineRunning(void)
 			 errmsg("exchange engine is not running"),
 			 errdetail("%s", detail),
 			 errhint("Retry the request; requests with a client_order_id are safe to repeat.")));
+}
+
+static const char *const DurabilityNames[] = {
+	"off", "local", "remote_write", "on", "remote_apply"
+};
+
+/*
+ * Has the synchronous standby confirmed lsn, as durability (a
+ * synchronous_commit level) asks?  True when no standby is required.
+ */
+bool
+CommitIsReplicated(XLogRecPtr lsn, int durability)
+{
+	int			mode;
+	XLogRecPtr	acked;
+
+	if (durability <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH || max_wal_senders == 0 ||
+		SyncRepStandbyNames == NULL || SyncRepStandbyNames[0] == '\0')
+		return true;
+	mode = durability == SYNCHRONOUS_COMMIT_REMOTE_WRITE ? SYNC_REP_WAIT_WRITE :
+		durability == SYNCHRONOUS_COMMIT_REMOTE_APPLY ? SYNC_REP_WAIT_APPLY :
+		SYNC_REP_WAIT_FLUSH;
+	LWLockAcquire(SyncRepLock, LW_SHARED);
+	acked = WalSndCtl->lsn[mode];
+	LWLockRelease(SyncRepLock);
+	return acked >= lsn;
+}
+
+/*
+ * Wait until the engine's commit ending at lsn is as durable as the
+ * server's synchronous_commit says: flushed here, then confirmed by the
+ * synchronous standby.  The engine commits without waiting; this is where
+ * the wait happens, so a caller is never answered before its request is
+ * durable.  A standby wait that was cancelled returns with only a WARNING
+ * ("already committed locally"): that is not an acknowledgement.
+ */
+static void
+WaitDurable(XLogRecPtr lsn, int durability)
+{
+	if (lsn == InvalidXLogRecPtr || durability == SYNCHRONOUS_COMMIT_OFF)
+		return;
+	XLogFlush(lsn);
+	if (durability <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		return;
+	if (synchronous_commit != durability)
+		(void) set_config_option("synchronous_commit",
+								 DurabilityNames[durability], PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+								 false);
+	SyncRepWaitForLSN(lsn, true);
+	if (!CommitIsReplicated(lsn, durability))
+		ereport(ERROR,
+				(errcode(ERRCODE_EXCHANGE_OUTCOME_UNKNOWN),
+				 errmsg("exchange request committed but not confirmed by the synchronous standby"),
+				 errdetail("The wait for the standby was cancelled; the request may be lost if the primary fails now."),
+				 errhint("Repeat it with the same client_order_id (or deposit reference) to learn its outcome.")));
 }
 
 /*
@@ -122,6 +182,8 @@ RequestSubmit(Request *req, Response *resp)
 						 exchange_request_timeout - waited, PG_WAIT_EXTENSION);
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (resp->sqlstate == 0)
+		WaitDurable(resp->commit_lsn, resp->durability);
 }
 
 /* Engine: take up to max queued requests, oldest first. */
