@@ -362,6 +362,31 @@ AS $$
      GROUP BY account_id, client_order_id HAVING count(*) > 1
 $$;
 
+-- Operations: every change of a node's role (Patroni's callbacks call
+-- this on the new primary), where a DBA sees it.  Not exchange state: it
+-- does not go through the engine.
+CREATE TABLE exchange.role_change (
+    change_id   bigserial PRIMARY KEY,
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    cluster     text,
+    node        text NOT NULL,
+    old_role    text,
+    new_role    text NOT NULL,
+    detail      text
+);
+
+CREATE FUNCTION exchange.record_role_change(node text, old_role text,
+        new_role text, cluster text DEFAULT NULL, detail text DEFAULT NULL,
+        changed_at timestamptz DEFAULT now())
+    RETURNS bigint
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO exchange.role_change (changed_at, cluster, node, old_role, new_role, detail)
+    VALUES (changed_at, cluster, node, old_role, new_role, detail)
+    RETURNING change_id
+$$;
+
 -- Roles and privileges.  Nobody but the extension owner writes tables;
 -- every function is closed to PUBLIC and opened to the role that needs it.
 
@@ -407,7 +432,8 @@ GRANT EXECUTE ON FUNCTION
     exchange.create_account(text),
     exchange.deposit(bigint, text, numeric, text),
     exchange.engine_status(), exchange.wait_for_engine(int),
-    exchange.check_invariants()
+    exchange.check_invariants(),
+    exchange.record_role_change(text, text, text, text, text, timestamptz)
     TO exchange_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA exchange TO exchange_admin;
 
@@ -419,3 +445,5 @@ SELECT pg_catalog.pg_extension_config_dump('exchange.balance_record', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.deposit_record', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.order_record', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.trade_record', '');
+SELECT pg_catalog.pg_extension_config_dump('exchange.role_change', '');
+SELECT pg_catalog.pg_extension_config_dump('exchange.role_change_change_id_seq', '');
