@@ -204,6 +204,16 @@ CREATE FUNCTION exchange.place_order(account_id bigint, market text,
                    average_price numeric)
     AS 'MODULE_PATHNAME', 'place_order' LANGUAGE C VOLATILE ROWS 1;
 
+-- Many orders in one call (market makers): a JSON array of objects whose
+-- keys are place_order's argument names.  Each order is accepted or
+-- refused on its own; one row per order, in input order, with the
+-- refusal's SQLSTATE and message instead of a result.
+CREATE FUNCTION exchange.place_orders(orders jsonb)
+    RETURNS TABLE (ordinal int, order_id bigint, status exchange.order_status,
+                   executed_quantity numeric, remaining_quantity numeric,
+                   average_price numeric, error_code text, error_message text)
+    AS 'MODULE_PATHNAME', 'place_orders' LANGUAGE C VOLATILE;
+
 CREATE FUNCTION exchange.cancel_order(account_id bigint, order_id bigint)
     RETURNS TABLE (order_id bigint, status exchange.order_status,
                    executed_quantity numeric, remaining_quantity numeric,
@@ -420,6 +430,7 @@ GRANT EXECUTE ON FUNCTION
     exchange.place_order(bigint, text, exchange.side, numeric, numeric,
         exchange.order_type, exchange.time_in_force, boolean, text,
         exchange.stp_mode, numeric, timestamptz),
+    exchange.place_orders(jsonb),
     exchange.cancel_order(bigint, bigint),
     exchange.cancel_all(bigint, text),
     exchange.amend_order(bigint, bigint, numeric)

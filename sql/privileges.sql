@@ -27,7 +27,7 @@ RESET ROLE;
 
 SET ROLE regress_admin;
 SELECT exchange.create_asset('XRP', 6);
-SELECT exchange.deposit(1, 'XRP', 5, 'priv-2');
+SELECT exchange.deposit(1, 'XRP', 5, 'priv-2') > 0 AS deposited;
 SELECT count(*) > 0 AS reads_tables FROM exchange.balance_record;
 DELETE FROM exchange.deposit_record;
 RESET ROLE;

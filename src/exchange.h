@@ -22,6 +22,8 @@
 #define REQUEST_NUMBER_LEN	64
 /* Longest client_order_id, deposit reference or external_ref. */
 #define REQUEST_TEXT_LEN	128
+/* Requests one caller may have in flight at once (place_orders chunks). */
+#define MAILBOX_SLOTS		64
 
 /* GUCs (guc.c) */
 extern char *exchange_database;
@@ -57,6 +59,7 @@ typedef struct Request
 	RequestKind kind;
 	int			procno;			/* caller's PGPROC number: its mailbox */
 	uint64		generation;		/* caller's mailbox generation */
+	int			slot;			/* where in the mailbox the answer goes */
 	int64		account;
 	int64		order_id;
 	int64		expire_at;		/* TimestampTz, 0 = none */
@@ -108,9 +111,10 @@ typedef enum EngineState
 typedef struct Mailbox
 {
 	slock_t		mutex;
-	uint64		generation;		/* the request the caller waits for */
-	bool		done;
-	Response	response;
+	uint64		generation;		/* the requests the caller waits for */
+	int			expected;		/* how many answers it waits for */
+	int			answered;
+	Response	responses[MAILBOX_SLOTS];
 } Mailbox;
 
 /* Engine counters, for exchange.engine_status(). */
@@ -153,6 +157,7 @@ extern void EngineSetState(EngineState state);
 
 /* mailbox.c */
 extern void RequestSubmit(Request *req, Response *resp);
+extern void RequestSubmitMany(Request *reqs, Response *resps, int n);
 extern bool CommitIsReplicated(XLogRecPtr lsn, int durability);
 extern int	QueueDrain(Request *batch, int max);
 extern void QueueFailAll(int sqlstate, const char *message,

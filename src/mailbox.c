@@ -96,19 +96,23 @@ WaitDurable(XLogRecPtr lsn, int durability)
 }
 
 /*
- * Hand a request to the engine and wait for its answer, which comes only
- * after the request's batch is durable.  Raises the documented errors when
- * the request cannot be made or its outcome is unknown.
+ * Hand n requests (at most MAILBOX_SLOTS) to the engine and wait for all
+ * their answers, which come only after their batches are durable.  Raises
+ * the documented errors when the requests cannot be made or their outcome
+ * is unknown; answers that are errors are left in resps for the caller.
  */
 void
-RequestSubmit(Request *req, Response *resp)
+RequestSubmitMany(Request *reqs, Response *resps, int n)
 {
 	Mailbox    *mb;
 	uint64		generation;
 	int			engine_procno;
 	TimestampTz start;
 	bool		answered = false;
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	int			durability = 0;
 
+	Assert(n > 0 && n <= MAILBOX_SLOTS);
 	ExchangeCheckLoaded();
 	if (IsTransactionBlock())
 		ereport(ERROR,
@@ -126,26 +130,30 @@ RequestSubmit(Request *req, Response *resp)
 	mb = &Exchange->mailboxes[MyProc->pgprocno];
 	SpinLockAcquire(&mb->mutex);
 	generation = ++mb->generation;
-	mb->done = false;
+	mb->expected = n;
+	mb->answered = 0;
 	SpinLockRelease(&mb->mutex);
 
-	req->procno = MyProc->pgprocno;
-	req->generation = generation;
-
 	LWLockAcquire(Exchange->queue_lock, LW_EXCLUSIVE);
-	if (Exchange->queue_tail - Exchange->queue_head >=
+	if (Exchange->queue_tail - Exchange->queue_head + n >
 		(uint64) Exchange->queue_capacity)
 	{
 		LWLockRelease(Exchange->queue_lock);
 		ereport(ERROR,
 				(errcode(ERRCODE_EXCHANGE_QUEUE_FULL),
 				 errmsg("exchange request queue is full"),
-				 errdetail("%d requests are waiting for the engine (exchange.queue_size).",
+				 errdetail("%d requests are waiting for the engine (exchange.queue_size); nothing was done.",
 						   Exchange->queue_capacity),
 				 errhint("Retry after a short pause.")));
 	}
-	Exchange->queue[Exchange->queue_tail % Exchange->queue_capacity] = *req;
-	Exchange->queue_tail++;
+	for (int i = 0; i < n; i++)
+	{
+		reqs[i].procno = MyProc->pgprocno;
+		reqs[i].generation = generation;
+		reqs[i].slot = i;
+		Exchange->queue[Exchange->queue_tail % Exchange->queue_capacity] = reqs[i];
+		Exchange->queue_tail++;
+	}
 	LWLockRelease(Exchange->queue_lock);
 
 	SpinLockAcquire(&Exchange->state_mutex);
@@ -161,14 +169,14 @@ RequestSubmit(Request *req, Response *resp)
 
 		ResetLatch(MyLatch);
 		SpinLockAcquire(&mb->mutex);
-		if (mb->generation == generation && mb->done)
-		{
-			*resp = mb->response;
-			answered = true;
-		}
+		answered = (mb->generation == generation && mb->answered == n);
 		SpinLockRelease(&mb->mutex);
 		if (answered)
+		{
+			/* complete: nobody writes the mailbox until our next request */
+			memcpy(resps, mb->responses, sizeof(Response) * n);
 			break;
+		}
 
 		waited = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (waited >= exchange_request_timeout)
@@ -182,8 +190,22 @@ RequestSubmit(Request *req, Response *resp)
 						 exchange_request_timeout - waited, PG_WAIT_EXTENSION);
 		CHECK_FOR_INTERRUPTS();
 	}
-	if (resp->sqlstate == 0)
-		WaitDurable(resp->commit_lsn, resp->durability);
+
+	/* one wait covers every answer: WAL is flushed in order */
+	for (int i = 0; i < n; i++)
+		if (resps[i].sqlstate == 0 && resps[i].commit_lsn > lsn)
+		{
+			lsn = resps[i].commit_lsn;
+			durability = resps[i].durability;
+		}
+	WaitDurable(lsn, durability);
+}
+
+/* Hand one request to the engine and wait for its durable answer. */
+void
+RequestSubmit(Request *req, Response *resp)
+{
+	RequestSubmitMany(req, resp, 1);
 }
 
 /* Engine: take up to max queued requests, oldest first. */
@@ -208,20 +230,22 @@ void
 MailboxReply(const Request *req, const Response *resp)
 {
 	Mailbox    *mb;
-	bool		delivered = false;
+	bool		complete = false;
 
-	if (req->procno < 0 || req->procno >= Exchange->nmailboxes)
+	if (req->procno < 0 || req->procno >= Exchange->nmailboxes ||
+		req->slot < 0 || req->slot >= MAILBOX_SLOTS)
 		return;
 	mb = &Exchange->mailboxes[req->procno];
 	SpinLockAcquire(&mb->mutex);
 	if (mb->generation == req->generation)
 	{
-		mb->response = *resp;
-		mb->done = true;
-		delivered = true;
+		mb->responses[req->slot] = *resp;
+		mb->answered++;
+		complete = (mb->answered == mb->expected);
 	}
 	SpinLockRelease(&mb->mutex);
-	if (delivered)
+	/* wake the caller once, when its last answer is in */
+	if (complete)
 		SetLatch(&ProcGlobal->allProcs[req->procno].procLatch);
 }
 

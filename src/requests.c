@@ -1,7 +1,11 @@
 #include "exchange.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/jsonb.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
@@ -341,4 +345,345 @@ amend_order(PG_FUNCTION_ARGS)
 	NumericArg(fcinfo, 2, "new_quantity", req.quantity);
 	Submit(&req, &resp);
 	return ReturnOrderRow(fcinfo, &resp);
+}
+
+/* One order spec of place_orders that could not become a request. */
+typedef struct SpecError
+{
+	int			sqlstate;
+	char		message[CORE_MESSAGE_LEN];
+} SpecError;
+
+static bool
+SpecFail(SpecError *e, int sqlstate, const char *fmt,...)
+pg_attribute_printf(3, 4);
+
+static bool
+SpecFail(SpecError *e, int sqlstate, const char *fmt,...)
+{
+	va_list		ap;
+
+	e->sqlstate = sqlstate;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* A JSON string value into buf; false with an error when it does not fit. */
+static bool
+SpecText(const JsonbValue *v, const char *key, char *buf, size_t len,
+		 SpecError *e)
+{
+	if (v->type != jbvString)
+		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+						"%s must be a string", key);
+	if (v->val.string.len == 0)
+		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+						"%s must not be empty", key);
+	if ((size_t) v->val.string.len >= len)
+		return SpecFail(e, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+						"%s is too long", key);
+	memcpy(buf, v->val.string.val, v->val.string.len);
+	buf[v->val.string.len] = '\0';
+	return true;
+}
+
+/* A JSON number (or decimal string) as plain decimal text. */
+static bool
+SpecNumber(const JsonbValue *v, const char *key, char *buf, SpecError *e)
+{
+	char	   *s;
+
+	if (v->type == jbvString)
+		return SpecText(v, key, buf, REQUEST_NUMBER_LEN, e);
+	if (v->type != jbvNumeric)
+		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+						"%s must be a number", key);
+	s = DatumGetCString(DirectFunctionCall1(numeric_out,
+											NumericGetDatum(v->val.numeric)));
+	if (strlen(s) >= REQUEST_NUMBER_LEN)
+		return SpecFail(e, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+						"%s is out of range", key);
+	strlcpy(buf, s, REQUEST_NUMBER_LEN);
+	return true;
+}
+
+/* A JSON string that must be one of names; its position in *out. */
+static bool
+SpecEnum(const JsonbValue *v, const char *key, const char *const *names,
+		 uint8 *out, SpecError *e)
+{
+	char		buf[32];
+
+	if (!SpecText(v, key, buf, sizeof(buf), e))
+		return SpecFail(e, ERRCODE_INVALID_TEXT_REPRESENTATION,
+						"invalid %s", key);
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], buf) == 0)
+		{
+			*out = (uint8) i;
+			return true;
+		}
+	return SpecFail(e, ERRCODE_INVALID_TEXT_REPRESENTATION,
+					"invalid %s \"%s\"", key, buf);
+}
+
+/* expire_at as timestamptz, parsed in a subtransaction (input may fail). */
+static bool
+SpecTimestamp(const JsonbValue *v, int64 *out, SpecError *e)
+{
+	char		buf[64];
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	if (!SpecText(v, "expire_at", buf, sizeof(buf), e))
+		return false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*out = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													   CStringGetDatum(buf),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (!ok)
+		return SpecFail(e, ERRCODE_INVALID_DATETIME_FORMAT,
+						"invalid expire_at \"%s\"", buf);
+	return true;
+}
+
+/*
+ * Turn one element of place_orders' array into a place request with the
+ * same checks as place_order's arguments; false with the reason.
+ */
+static bool
+SpecToRequest(const JsonbValue *elem, Request *req, SpecError *e)
+{
+	JsonbIterator *it;
+	JsonbValue	k,
+				v;
+	JsonbIteratorToken tok;
+	bool		has_account = false,
+				has_market = false,
+				has_side = false,
+				has_quantity = false,
+				has_price = false,
+				has_quote = false;
+
+	RequestInit(req, REQ_PLACE);
+	req->type = CORE_LIMIT;
+	req->tif = CORE_GTC;
+	req->stp = CORE_STP_CANCEL_TAKER;
+	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+						"each order must be a JSON object");
+
+	it = JsonbIteratorInit(elem->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		char		key[32];
+		bool		ok = true;
+
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &v, true);
+		snprintf(key, sizeof(key), "%.*s", k.val.string.len, k.val.string.val);
+		if (v.type == jbvNull)
+			continue;
+		if (strcmp(key, "account_id") == 0)
+		{
+			char		buf[REQUEST_NUMBER_LEN];
+			char	   *end;
+
+			ok = SpecNumber(&v, key, buf, e);
+			if (ok)
+			{
+				errno = 0;
+				req->account = strtoll(buf, &end, 10);
+				if (errno != 0 || *end != '\0')
+					return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+									"account_id must be an integer");
+				has_account = true;
+			}
+		}
+		else if (strcmp(key, "market") == 0)
+			ok = has_market = SpecText(&v, key, req->name, CORE_SYMBOL_LEN, e);
+		else if (strcmp(key, "side") == 0)
+			ok = has_side = SpecEnum(&v, key, SideNames, &req->side, e);
+		else if (strcmp(key, "quantity") == 0)
+			ok = has_quantity = SpecNumber(&v, key, req->quantity, e);
+		else if (strcmp(key, "price") == 0)
+			ok = has_price = SpecNumber(&v, key, req->price, e);
+		else if (strcmp(key, "type") == 0)
+			ok = SpecEnum(&v, key, OrderTypeNames, &req->type, e);
+		else if (strcmp(key, "time_in_force") == 0)
+			ok = SpecEnum(&v, key, TimeInForceNames, &req->tif, e);
+		else if (strcmp(key, "stp") == 0)
+			ok = SpecEnum(&v, key, StpNames, &req->stp, e);
+		else if (strcmp(key, "post_only") == 0)
+		{
+			if (v.type != jbvBool)
+				return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+								"post_only must be true or false");
+			req->post_only = v.val.boolean;
+		}
+		else if (strcmp(key, "client_order_id") == 0)
+			ok = req->has_text = SpecText(&v, key, req->text,
+										  REQUEST_TEXT_LEN, e);
+		else if (strcmp(key, "quote_quantity") == 0)
+			ok = has_quote = SpecNumber(&v, key, req->quote_quantity, e);
+		else if (strcmp(key, "expire_at") == 0)
+			ok = SpecTimestamp(&v, &req->expire_at, e);
+		else
+			return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+							"unknown key \"%s\"", key);
+		if (!ok)
+			return false;
+	}
+	if (!has_account)
+		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						"account_id must not be null");
+	if (!has_market)
+		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						"market must not be null");
+	if (!has_side)
+		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						"side must not be null");
+	if (!has_quantity && !has_quote)
+		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+						"quantity must not be null");
+	if (req->type == CORE_LIMIT && !has_price)
+		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+						"a limit order needs a price");
+	if (req->type == CORE_MARKET && has_price)
+		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
+						"a market order takes no price");
+	return true;
+}
+
+/* Append one place_orders result row. */
+static void
+PutOrdersRow(ReturnSetInfo *rsinfo, int ordinal, const Response *resp,
+			 Oid status_type)
+{
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, true, true};
+
+	values[0] = Int32GetDatum(ordinal);
+	if (resp->sqlstate != 0)
+	{
+		for (int i = 1; i <= 5; i++)
+			nulls[i] = true;
+		values[6] = CStringGetTextDatum(unpack_sql_state(resp->sqlstate));
+		values[7] = CStringGetTextDatum(resp->message);
+		nulls[6] = nulls[7] = false;
+	}
+	else
+	{
+		values[1] = Int64GetDatum(resp->id);
+		values[2] = DirectFunctionCall2(enum_in,
+										CStringGetDatum(StatusNames[resp->status]),
+										ObjectIdGetDatum(status_type));
+		values[3] = UnitsToNumeric(resp->executed_units, resp->base_scale);
+		values[4] = UnitsToNumeric(resp->remaining_units, resp->base_scale);
+		if (resp->executed_units == 0)
+			nulls[5] = true;
+		else
+			values[5] = DirectFunctionCall1(numeric_trim_scale,
+											DirectFunctionCall2(numeric_div,
+																UnitsToNumeric(resp->executed_quote, resp->quote_scale),
+																values[3]));
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(place_orders);
+
+#define PENDING_MAX (4 * MAILBOX_SLOTS)
+
+/* Orders parsed but not yet answered, in input order. */
+typedef struct Pending
+{
+	int			n;				/* entries */
+	int			nreqs;			/* of which requests */
+	int			req_of[PENDING_MAX];	/* request index, or -1: refused */
+	Response	refused[PENDING_MAX];
+	Request		reqs[MAILBOX_SLOTS];
+	Response	resps[MAILBOX_SLOTS];
+} Pending;
+
+/* Submit the pending requests and emit every pending row in order. */
+static void
+PendingFlush(Pending *p, ReturnSetInfo *rsinfo, int *ordinal, Oid status_type)
+{
+	if (p->nreqs > 0)
+		RequestSubmitMany(p->reqs, p->resps, p->nreqs);
+	for (int i = 0; i < p->n; i++)
+		PutOrdersRow(rsinfo, ++(*ordinal),
+					 p->req_of[i] >= 0 ? &p->resps[p->req_of[i]] : &p->refused[i],
+					 status_type);
+	p->n = p->nreqs = 0;
+}
+
+/*
+ * exchange.place_orders(orders jsonb): many orders in one call, each
+ * accepted or refused on its own, one result row per order in input order.
+ */
+Datum
+place_orders(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Jsonb	   *orders;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	Pending    *p;
+	int			emitted = 0;
+	Oid			status_type;
+
+	CheckNotNull(fcinfo, 0, "orders");
+	orders = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_ARRAY(orders) || JB_ROOT_IS_SCALAR(orders))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("orders must be a JSON array of order objects")));
+	InitMaterializedSRF(fcinfo, 0);
+	status_type = TupleDescAttr(rsinfo->setDesc, 2)->atttypid;
+	p = palloc0(sizeof(Pending));
+
+	it = JsonbIteratorInit(&orders->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		SpecError	e;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (SpecToRequest(&v, &p->reqs[p->nreqs], &e))
+			p->req_of[p->n++] = p->nreqs++;
+		else
+		{
+			memset(&p->refused[p->n], 0, sizeof(Response));
+			p->refused[p->n].sqlstate = e.sqlstate;
+			strlcpy(p->refused[p->n].message, e.message, CORE_MESSAGE_LEN);
+			p->req_of[p->n++] = -1;
+		}
+		if (p->nreqs == MAILBOX_SLOTS || p->n == PENDING_MAX)
+			PendingFlush(p, rsinfo, &emitted, status_type);
+	}
+	PendingFlush(p, rsinfo, &emitted, status_type);
+	return (Datum) 0;
 }

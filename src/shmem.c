@@ -8,9 +8,10 @@
  *   queue_lock: callers append at the tail, the engine takes from the head,
  *   both in exclusive mode.
  * - Each Mailbox is guarded by its own spinlock.  Only the backend whose
- *   PGPROC number owns the mailbox starts a request in it (bumping its
- *   generation); only the engine answers, and only when the generation
- *   still matches, so an answer never lands in a later request.
+ *   PGPROC number owns the mailbox starts requests in it (bumping its
+ *   generation; up to MAILBOX_SLOTS at once, one answer slot each); only
+ *   the engine answers, and only when the generation still matches, so an
+ *   answer never lands in a later request.
  * - engine_state, engine_procno and engine_epoch are guarded by
  *   state_mutex; only the engine writes them (and its exit callback).
  * - Statistics are atomics, written by the engine, read by anyone.
@@ -109,7 +110,8 @@ ShmemStartup(void)
 		{
 			SpinLockInit(&Exchange->mailboxes[i].mutex);
 			Exchange->mailboxes[i].generation = 0;
-			Exchange->mailboxes[i].done = false;
+			Exchange->mailboxes[i].expected = 0;
+			Exchange->mailboxes[i].answered = 0;
 		}
 		p += MAXALIGN(mul_size(sizeof(Mailbox), MaxBackends));
 		Exchange->core = CoreInit(p, &config);
