@@ -4,11 +4,13 @@
 # Included by the top-level Makefile, or standalone from the repository
 # root:
 #     make -f test/core/core.mk core-test     unit + randomized tests, ASan/UBSan
-#     make -f test/core/core.mk core-bench    -O2 microbenchmark
+#     make -f test/core/core.mk core-bench    -O2 microbenchmark, and its
+#                                              instructions under callgrind
 # Paths are relative to the repository root, where make runs.
 #
 # CORE_RANDOM_ARGS = "seed ops" for the randomized test (default 1 200000);
-# CORE_BENCH_ARGS = "operations [seed]" for the benchmark.
+# CORE_BENCH_ARGS = "operations [seed [repeats]]" for the benchmark,
+# CORE_CALLGRIND_OPS = operations of its callgrind run (default 200000).
 
 # Included from another makefile: keep its default goal, not core-test.
 ifneq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
@@ -45,7 +47,7 @@ core-test: $(CORE_TEST_BINS)
 	echo "core-test: all passed"
 
 core-bench: $(CORE_BIN)/bench_core
-	$(CORE_BIN)/bench_core $(CORE_BENCH_ARGS)
+	sh $(CORE_TEST_DIR)/bench_core.sh $(CORE_BIN)/bench_core $(CORE_BENCH_ARGS)
 
 $(CORE_BIN)/test_%: $(CORE_TEST_DIR)/test_%.c $(CORE_TEST_DIR)/test_util.h \
 		$(CORE_SRC) $(CORE_HDR) | $(CORE_BIN)
