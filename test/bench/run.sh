@@ -141,15 +141,14 @@ tps_of() {	# the "tps = N (without initial connection time)" figure
 	sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$1"
 }
 
-# p50/p99 (ms) of the per-transaction latencies (µs, 3rd field) in the logs
+# p50/p99/p99.9 (ms) of the per-transaction latencies (µs, 3rd field) in the logs
 percentiles() {
 	cat "$@" | awk '{print $3}' | sort -n | awk '
+		function at(p,   i) { i = int(p * NR + 0.999999); if (i < 1) i = 1; return v[i] / 1000 }
 		{ v[NR] = $1 }
 		END {
-			if (NR == 0) { print "nan nan"; exit }
-			i50 = int(0.50 * NR + 0.999999); i99 = int(0.99 * NR + 0.999999)
-			if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
-			printf "%.3f %.3f\n", v[i50] / 1000, v[i99] / 1000
+			if (NR == 0) { print "nan nan nan"; exit }
+			printf "%.3f %.3f %.3f\n", at(0.50), at(0.99), at(0.999)
 		}'
 }
 
@@ -175,13 +174,16 @@ CLK_TCK=$(getconf CLK_TCK)
 engine_cpu_ticks() { awk '{print $14 + $15}' "/proc/$ENGINE_PID/stat"; }
 engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
 
-declare -A ORDERS SELECT1 TPCB P50 P99 HIST_DELTA OPEN_AFTER ENGINE_US LOAD
+declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL
+wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
+wal_bytes() { q -c "SELECT pg_wal_lsn_diff('$2', '$1')"; }
 for c in $CLIENTS; do
 	echo "== clients=$c (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
 	trim_books
 	h0=$(hist)
 	cpu0=$(engine_cpu_ticks)
 	req0=$(engine_requests)
+	lsn0=$(wal_lsn)
 	mkdir -p "$WORK/log-orders-$c"
 	run_pgbench orders "$c" -f "$HERE/place_order.sql" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
@@ -189,17 +191,18 @@ for c in $CLIENTS; do
 	h1=$(hist)
 	cpu1=$(engine_cpu_ticks)
 	req1=$(engine_requests)
+	WAL[$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / (req1 - req0) ))
 	ENGINE_US[$c]=$(echo "scale=1; ($cpu1 - $cpu0) * 1000000 / $CLK_TCK / ($req1 - $req0)" | bc)
 	ENGINE_BUSY=$(echo "scale=0; ($cpu1 - $cpu0) * 100 / $CLK_TCK / $SECONDS_PER_RUN" | bc)
 	ORDERS[$c]=$(tps_of "$WORK/orders-$c.out")
-	read -r P50[$c] P99[$c] < <(percentiles "$WORK/log-orders-$c"/tx.*)
+	read -r P50[$c] P99[$c] P999[$c] < <(percentiles "$WORK/log-orders-$c"/tx.*)
 	read -ra a0 <<<"$h0"
 	read -ra a1 <<<"$h1"
 	d=""
 	for i in "${!a1[@]}"; do d+="$((a1[i] - a0[i])) "; done
 	HIST_DELTA[$c]=$d
 	OPEN_AFTER[$c]=$(q -c "SELECT open_orders FROM exchange.engine_status()")
-	echo "   place_order: ${ORDERS[$c]} orders/s, p50 ${P50[$c]} ms, p99 ${P99[$c]} ms, open orders now ${OPEN_AFTER[$c]}"
+	echo "   place_order: ${ORDERS[$c]} orders/s, p50 ${P50[$c]} ms, p99 ${P99[$c]} ms, p99.9 ${P999[$c]} ms, ${WAL[$c]} WAL bytes/order, open orders now ${OPEN_AFTER[$c]}"
 	echo "   engine worker (pid $ENGINE_PID): ${ENGINE_BUSY}% of a CPU, ${ENGINE_US[$c]} us CPU per request"
 	rm -rf "$WORK/log-orders-$c"
 
@@ -211,6 +214,68 @@ for c in $CLIENTS; do
 	TPCB[$c]=$(tps_of "$WORK/tpcb-$c.out")
 	echo "   TPC-B:       ${TPCB[$c]} tps"
 done
+
+# place_order under a rate: the same script, offered at $1 orders/s in all
+BATCH_N=${BENCH_BATCH:-100}
+declare -A BATCH
+bench_batch() {	# LABEL CLIENTS: place_orders, BATCH_N orders per call
+	local c=$2
+	trim_books
+	run_pgbench "batch-$1" "$c" -f "$HERE/place_orders.sql" \
+		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" postgres
+	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
+	echo "   place_orders ($BATCH_N per call, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s"
+}
+declare -A SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL
+bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
+	local c=$1 lsn0 req0 label=${2:-orders-sb}
+	shift 2 || shift 1
+	trim_books
+	lsn0=$(wal_lsn)
+	req0=$(engine_requests)
+	mkdir -p "$WORK/log-$label-$c"
+	run_pgbench "$label" "$c" -f "$HERE/place_order.sql" \
+		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
+		-l --log-prefix="$WORK/log-$label-$c/tx" "$@" postgres
+	SB_ORDERS[$label-$c]=$(tps_of "$WORK/$label-$c.out")
+	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
+	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
+	rm -rf "$WORK/log-$label-$c"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order"
+}
+
+echo "== place_orders, no standby"
+for c in $CLIENTS; do bench_batch nostandby "$c"; done
+
+# A synchronous standby on this machine: pg_basebackup, streaming,
+# synchronous_standby_names on the primary; callers then wait for it.
+SB=$WORK/standby
+SB_PORT=$((PORT + 10))
+echo "== synchronous standby on 127.0.0.1:$SB_PORT"
+mkdir -p "$SB"; chown postgres: "$SB"
+as_postgres "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres \
+	-D "$SB/data" -R -X stream -c fast
+cat >>"$SB/data/postgresql.auto.conf" <<CONF
+port = $SB_PORT
+unix_socket_directories = '$SB'
+primary_conninfo = 'host=127.0.0.1 port=$PORT user=postgres application_name=bench_standby'
+CONF
+STARTED+=("$SB")
+as_postgres "$PGBIN/pg_ctl" -D "$SB/data" -l "$SB/server.log" -w -t 60 start >/dev/null
+q -c "ALTER SYSTEM SET synchronous_standby_names = 'bench_standby'" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 100); do
+	[ "$(q -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'bench_standby' AND sync_state = 'sync'")" = 1 ] && break
+	sleep 0.2
+done
+[ "$(q -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_standby'")" = sync ] ||
+	{ echo "standby is not synchronous" >&2; exit 1; }
+for c in $CLIENTS; do bench_orders_sb "$c"; done
+for c in $CLIENTS; do bench_batch standby "$c"; done
+RATE=${BENCH_RATE:-10000}
+RATE_CLIENTS=${BENCH_RATE_CLIENTS:-32}
+bench_orders_sb "$RATE_CLIENTS" rate -R "$RATE"
+SB_LAG=$(q -c "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0) FROM pg_stat_replication WHERE application_name = 'bench_standby'")
+echo "   standby replay lag after the runs: $SB_LAG bytes"
 
 STATUS=$(q -F ' | ' -c "SELECT state, pid, open_orders, batches, requests, failed_batches,
 	round(requests::numeric / nullif(batches, 0), 2) FROM exchange.engine_status()")
@@ -259,6 +324,24 @@ echo "orders recorded: $ORDERS_TOTAL, trades: $TRADES, invariant violations: $IN
 echo "shared memory 'exchange': max_orders=$SHM_A: $SIZE_A B, max_orders=$SHM_B: $SIZE_B B," \
 	"=> $PER_ORDER B per open order; bench server (max_orders=$MAX_ORDERS): $SIZE_MAIN B"
 [ "$INVARIANTS" = 0 ] || { echo "invariants violated" >&2; exit 1; }
+
+echo
+echo "with a synchronous standby (same run): place_order and place_orders"
+printf "%8s %12s %9s %9s %9s %12s %16s %16s\n" clients orders/s p50_ms p99_ms p99.9_ms wal_B/order orders/select1 place_orders/s
+for c in $CLIENTS; do
+	printf "%8s %12.0f %9s %9s %9s %12s %16.3f %16.0f\n" "$c" "${SB_ORDERS[orders-sb-$c]}" \
+		"${SB_P50[orders-sb-$c]}" "${SB_P99[orders-sb-$c]}" "${SB_P999[orders-sb-$c]}" \
+		"${SB_WAL[orders-sb-$c]}" "$(echo "scale=6; ${SB_ORDERS[orders-sb-$c]} / ${SELECT1[$c]}" | bc)" \
+		"${BATCH[standby-$c]}"
+done
+echo "offered $RATE orders/s at $RATE_CLIENTS clients with the standby: achieved $(printf %.0f "${SB_ORDERS[rate-$RATE_CLIENTS]}"), p50 ${SB_P50[rate-$RATE_CLIENTS]} ms, p99 ${SB_P99[rate-$RATE_CLIENTS]} ms, p99.9 ${SB_P999[rate-$RATE_CLIENTS]} ms"
+echo "without a standby: p99.9 and WAL per order"
+for c in $CLIENTS; do
+	echo "  clients=$c p99.9_ms=${P999[$c]} wal_bytes_per_order=${WAL[$c]} place_orders_per_s=$(printf %.0f "${BATCH[nostandby-$c]}")"
+done
+for c in $CLIENTS; do
+	echo "bench-standby: clients=$c orders_per_s=$(printf %.0f "${SB_ORDERS[orders-sb-$c]}") select1_per_s=$(printf %.0f "${SELECT1[$c]}") place_orders_per_s=$(printf %.0f "${BATCH[standby-$c]}") p50_ms=${SB_P50[orders-sb-$c]} p99_ms=${SB_P99[orders-sb-$c]} p999_ms=${SB_P999[orders-sb-$c]}"
+done
 
 echo
 best="" bestv=-1
