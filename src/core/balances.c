@@ -2,24 +2,6 @@
 
 #include <string.h>
 
-static uint32_t
-BalanceHash(int64_t account, int32_t asset)
-{
-	return CoreHash64((uint64_t) account * 131 + (uint64_t) asset);
-}
-
-int32_t
-AccountFind(const Core *core, int64_t account)
-{
-	int32_t		i = core->account_buckets[CoreHash64((uint64_t) account) &
-										  core->account_mask];
-
-	for (; i != CORE_NO_INDEX; i = core->accounts[i].hnext)
-		if (core->accounts[i].id == account)
-			return i;
-	return CORE_NO_INDEX;
-}
-
 bool
 CoreHasAccount(const Core *core, int64_t account)
 {
@@ -50,19 +32,6 @@ CoreAddAccount(Core *core, int64_t account, CoreError *err)
 	return CORE_OK;
 }
 
-int32_t
-BalanceFind(const Core *core, int64_t account, int32_t asset)
-{
-	int32_t		i = core->balance_buckets[BalanceHash(account, asset) &
-										  core->balance_mask];
-
-	for (; i != CORE_NO_INDEX; i = core->balances[i].hnext)
-		if (core->balances[i].account == account &&
-			core->balances[i].asset == asset)
-			return i;
-	return CORE_NO_INDEX;
-}
-
 /* 1 when the (account, asset) balance row does not exist yet, else 0. */
 int32_t
 BalanceMissing(const Core *core, int64_t account, int32_t asset)
@@ -70,30 +39,17 @@ BalanceMissing(const Core *core, int64_t account, int32_t asset)
 	return BalanceFind(core, account, asset) == CORE_NO_INDEX ? 1 : 0;
 }
 
-/* Mark a balance for write-back at the end of the batch. */
-void
-BalanceTouch(Core *core, int32_t index)
-{
-	if (!core->balances[index].dirty)
-	{
-		core->balances[index].dirty = true;
-		core->dirty[core->ndirty++] = index;
-	}
-}
-
 /*
- * Find or create the balance row; CORE_NO_INDEX when the capacity is
- * reached (callers check room first).
+ * Create the balance row, which must not exist yet; CORE_NO_INDEX when the
+ * capacity is reached (callers check room first).
  */
 int32_t
-BalanceEnsure(Core *core, int64_t account, int32_t asset)
+BalanceCreate(Core *core, int64_t account, int32_t asset)
 {
-	int32_t		i = BalanceFind(core, account, asset);
 	uint32_t	bucket;
 	CoreBalance *b;
+	int32_t		i;
 
-	if (i != CORE_NO_INDEX)
-		return i;
 	if (core->nbalances >= core->config.max_balances)
 		return CORE_NO_INDEX;
 	bucket = BalanceHash(account, asset) & core->balance_mask;
@@ -105,8 +61,21 @@ BalanceEnsure(Core *core, int64_t account, int32_t asset)
 	b->is_new = true;
 	b->hnext = core->balance_buckets[bucket];
 	core->balance_buckets[bucket] = i;
+	if (account == CORE_FEE_ACCOUNT)
+		core->fee_balances[asset] = i;
 	BalanceTouch(core, i);
 	return i;
+}
+
+/* Find or create the balance row, as BalanceCreate. */
+int32_t
+BalanceEnsure(Core *core, int64_t account, int32_t asset)
+{
+	int32_t		i = BalanceFind(core, account, asset);
+
+	if (i != CORE_NO_INDEX)
+		return i;
+	return BalanceCreate(core, account, asset);
 }
 
 CoreErrorCode

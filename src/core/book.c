@@ -140,18 +140,6 @@ LevelDelete(Core *core, int32_t i)
 	core->nlevels--;
 }
 
-int32_t
-OrderFind(const Core *core, int64_t id)
-{
-	int32_t		i = core->order_buckets[CoreHash64((uint64_t) id) &
-										core->order_mask];
-
-	for (; i != CORE_NO_INDEX; i = core->orders[i].hnext)
-		if (core->orders[i].id == id)
-			return i;
-	return CORE_NO_INDEX;
-}
-
 /* Take a free pool slot; CORE_NO_INDEX when full (callers check first). */
 int32_t
 OrderAlloc(Core *core)
@@ -165,15 +153,16 @@ OrderAlloc(Core *core)
 
 /*
  * Put the order in slot index at the back of level, into the id hash and
- * into its account's list.  The slot's fields are already filled in.
+ * into its account's list.  The slot's fields are already filled in,
+ * account_index and balance[] included.
  */
 void
 OrderRest(Core *core, int32_t index, int32_t level)
 {
 	CoreOrder  *o = &core->orders[index];
 	CoreLevel  *l = &core->levels[level];
-	int32_t		acct = AccountFind(core, o->account);
-	uint32_t	bucket = CoreHash64((uint64_t) o->id) & core->order_mask;
+	int32_t		acct = o->account_index;
+	uint32_t	bucket = OrderBucket(core, o->id);
 
 	o->level = level;
 	o->prev = l->tail;
@@ -206,8 +195,7 @@ OrderUnrest(Core *core, int32_t index)
 {
 	CoreOrder  *o = &core->orders[index];
 	CoreLevel  *l = &core->levels[o->level];
-	int32_t    *link = &core->order_buckets[CoreHash64((uint64_t) o->id) &
-											core->order_mask];
+	int32_t    *link = &core->order_buckets[OrderBucket(core, o->id)];
 
 	if (o->prev != CORE_NO_INDEX)
 		core->orders[o->prev].next = o->next;
@@ -229,7 +217,7 @@ OrderUnrest(Core *core, int32_t index)
 	if (o->acct_prev != CORE_NO_INDEX)
 		core->orders[o->acct_prev].acct_next = o->acct_next;
 	else
-		core->accounts[AccountFind(core, o->account)].orders = o->acct_next;
+		core->accounts[o->account_index].orders = o->acct_next;
 	if (o->acct_next != CORE_NO_INDEX)
 		core->orders[o->acct_next].acct_prev = o->acct_prev;
 

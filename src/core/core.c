@@ -16,6 +16,21 @@ CoreBucketCount(int32_t n)
 	return b;
 }
 
+/*
+ * Smallest power of two >= n, for the order id buckets: ids are spread
+ * evenly (see OrderBucket), so a load factor up to 1 keeps chains short,
+ * and the buckets cost at most 8 bytes per order of capacity.
+ */
+static uint32_t
+CoreOrderBucketCount(int32_t n)
+{
+	uint32_t	b = 16;
+
+	while (b < (uint32_t) n)
+		b <<= 1;
+	return b;
+}
+
 /* Bytes needed for a core with these capacities. */
 size_t
 CoreSize(const CoreConfig *config)
@@ -29,8 +44,10 @@ CoreSize(const CoreConfig *config)
 	size += CORE_ALIGN(sizeof(CoreBalance) * config->max_balances);
 	size += CORE_ALIGN(sizeof(int32_t) * CoreBucketCount(config->max_balances));
 	size += CORE_ALIGN(sizeof(int32_t) * config->max_balances);
+	size += CORE_ALIGN(sizeof(int32_t) * config->max_assets);
 	size += CORE_ALIGN(sizeof(CoreOrder) * config->max_orders);
-	size += CORE_ALIGN(sizeof(int32_t) * CoreBucketCount(config->max_orders));
+	size += CORE_ALIGN(sizeof(int32_t) *
+					   CoreOrderBucketCount(config->max_orders));
 	size += CORE_ALIGN(sizeof(CoreLevel) * config->max_levels);
 	size += CORE_ALIGN(sizeof(int32_t) * CoreBucketCount(config->max_levels));
 	return size;
@@ -58,8 +75,12 @@ CoreInit(void *region, const CoreConfig *config)
 	core->balance_mask = CoreBucketCount(config->max_balances) - 1;
 	CARVE(balance_buckets, int32_t, core->balance_mask + 1);
 	CARVE(dirty, int32_t, config->max_balances);
+	CARVE(fee_balances, int32_t, config->max_assets);
 	CARVE(orders, CoreOrder, config->max_orders);
-	core->order_mask = CoreBucketCount(config->max_orders) - 1;
+	core->order_mask = CoreOrderBucketCount(config->max_orders) - 1;
+	core->order_shift = 0;
+	while ((UINT32_C(1) << core->order_shift) <= core->order_mask)
+		core->order_shift++;
 	CARVE(order_buckets, int32_t, core->order_mask + 1);
 	CARVE(levels, CoreLevel, config->max_levels);
 	core->level_mask = CoreBucketCount(config->max_levels) - 1;
@@ -87,6 +108,8 @@ CoreReset(Core *core)
 		   sizeof(int32_t) * (core->account_mask + 1));
 	memset(core->balance_buckets, 0xff,
 		   sizeof(int32_t) * (core->balance_mask + 1));
+	memset(core->fee_balances, 0xff,
+		   sizeof(int32_t) * core->config.max_assets);
 	memset(core->order_buckets, 0xff,
 		   sizeof(int32_t) * (core->order_mask + 1));
 	memset(core->level_buckets, 0xff,

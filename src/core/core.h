@@ -165,6 +165,9 @@ typedef struct CoreOrder
 	int32_t		acct_prev;		/* the account's resting orders */
 	int32_t		acct_next;
 	int32_t		hnext;			/* id hash chain; free-list link */
+	/* kept by the core while the order rests, ignored on input */
+	int32_t		account_index;	/* the account's slot */
+	int32_t		balance[2];		/* the account's base, quote balances */
 	uint8_t		side;
 	uint8_t		type;
 	uint8_t		tif;

@@ -5,6 +5,11 @@
 
 #include <stdarg.h>
 
+#ifndef likely
+#define likely(x)	__builtin_expect((x) != 0, 1)
+#define unlikely(x)	__builtin_expect((x) != 0, 0)
+#endif
+
 /* Marks a pool slot that holds no order. */
 #define CORE_SLOT_FREE		0xff
 
@@ -46,12 +51,14 @@ struct Core
 	uint32_t	balance_mask;
 	int32_t    *dirty;			/* indexes of dirty balances */
 	int32_t		ndirty;
+	int32_t    *fee_balances;	/* the fee account's balance per asset */
 
 	CoreOrder  *orders;
 	int32_t		order_free;
 	int32_t		norders;
 	int32_t    *order_buckets;
 	uint32_t	order_mask;
+	int			order_shift;	/* log2 of the number of order buckets */
 	int32_t		ngtd;			/* resting orders with an expiry */
 
 	CoreLevel  *levels;
@@ -75,6 +82,75 @@ CoreHash64(uint64_t x)
 	return (uint32_t) x;
 }
 
+/*
+ * The id hash bucket of an order.  Ids come in increasing order, so
+ * consecutive ids get consecutive buckets (a block of them at a pseudo-
+ * random offset): placing an order touches the bucket array where the
+ * previous one did instead of missing the cache, and ids that differ by a
+ * multiple of the table size still land apart.
+ */
+static inline uint32_t
+OrderBucket(const Core *core, int64_t id)
+{
+	uint64_t	x = (uint64_t) id;
+
+	return (uint32_t) (x + CoreHash64(x >> core->order_shift)) &
+		core->order_mask;
+}
+
+static inline uint32_t
+BalanceHash(int64_t account, int32_t asset)
+{
+	return CoreHash64((uint64_t) account * 131 + (uint64_t) asset);
+}
+
+static inline int32_t
+AccountFind(const Core *core, int64_t account)
+{
+	int32_t		i = core->account_buckets[CoreHash64((uint64_t) account) &
+										  core->account_mask];
+
+	for (; i != CORE_NO_INDEX; i = core->accounts[i].hnext)
+		if (core->accounts[i].id == account)
+			return i;
+	return CORE_NO_INDEX;
+}
+
+static inline int32_t
+BalanceFind(const Core *core, int64_t account, int32_t asset)
+{
+	int32_t		i = core->balance_buckets[BalanceHash(account, asset) &
+										  core->balance_mask];
+
+	for (; i != CORE_NO_INDEX; i = core->balances[i].hnext)
+		if (core->balances[i].account == account &&
+			core->balances[i].asset == asset)
+			return i;
+	return CORE_NO_INDEX;
+}
+
+/* Mark a balance for write-back at the end of the batch. */
+static inline void
+BalanceTouch(Core *core, int32_t index)
+{
+	if (!core->balances[index].dirty)
+	{
+		core->balances[index].dirty = true;
+		core->dirty[core->ndirty++] = index;
+	}
+}
+
+static inline int32_t
+OrderFind(const Core *core, int64_t id)
+{
+	int32_t		i = core->order_buckets[OrderBucket(core, id)];
+
+	for (; i != CORE_NO_INDEX; i = core->orders[i].hnext)
+		if (core->orders[i].id == id)
+			return i;
+	return CORE_NO_INDEX;
+}
+
 extern CoreErrorCode CoreFail(CoreError *err, CoreErrorCode code,
 							  const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
@@ -82,12 +158,10 @@ extern void CoreFailDetail(CoreError *err, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
 /* balances.c */
-extern int32_t BalanceFind(const Core *core, int64_t account, int32_t asset);
 extern int32_t BalanceEnsure(Core *core, int64_t account, int32_t asset);
-extern void BalanceTouch(Core *core, int32_t index);
+extern int32_t BalanceCreate(Core *core, int64_t account, int32_t asset);
 extern int32_t BalanceMissing(const Core *core, int64_t account,
 							  int32_t asset);
-extern int32_t AccountFind(const Core *core, int64_t account);
 
 /* book.c */
 extern int32_t LevelFind(const Core *core, int32_t market, int side,
@@ -98,6 +172,5 @@ extern bool PriceCrosses(int taker_side, int64_t limit, int64_t level_price);
 extern int32_t OrderAlloc(Core *core);
 extern void OrderRest(Core *core, int32_t index, int32_t level);
 extern void OrderUnrest(Core *core, int32_t index);
-extern int32_t OrderFind(const Core *core, int64_t id);
 
 #endif

@@ -22,51 +22,6 @@ FixedPow10(int exponent, int64_t *result)
 	return true;
 }
 
-/* a * b, true on overflow. */
-bool
-FixedMulOverflow(int64_t a, int64_t b, int64_t *result)
-{
-	return __builtin_mul_overflow(a, b, result);
-}
-
-/* a + b, true on overflow. */
-bool
-FixedAddOverflow(int64_t a, int64_t b, int64_t *result)
-{
-	return __builtin_add_overflow(a, b, result);
-}
-
-/* a * b * c computed in 128 bits, true when the result leaves int64. */
-bool
-FixedMul3Overflow(int64_t a, int64_t b, int64_t c, int64_t *result)
-{
-	int128		ab = (int128) a * b;
-	int128		abc;
-
-	/*
-	 * |a*b*c| >= |a*b| when c != 0, so a*b must fit int64 already, up to
-	 * 2^63: (2^63) * -1 is INT64_MIN.  This also keeps ab * c in int128.
-	 */
-	if (c != 0 && (ab > (int128) INT64_MAX + 1 || ab < INT64_MIN))
-		return true;
-	abc = ab * c;
-	if (abc > INT64_MAX || abc < INT64_MIN)
-		return true;
-	*result = (int64_t) abc;
-	return false;
-}
-
-/* Fee of bps basis points on a non-negative amount, rounded up. */
-int64_t
-FixedFeeCeil(int64_t amount, int bps)
-{
-	int128		num = (int128) amount * bps;
-
-	if (amount <= 0 || bps <= 0)
-		return 0;
-	return (int64_t) ((num + 9999) / 10000);
-}
-
 /* Recognise the special values numeric_out prints. */
 static FixedStatus
 FixedSpecial(const char *text)

@@ -32,12 +32,19 @@ Emit(const CoreSink *sink, const CoreOrder *o)
 		sink->order(sink->arg, o);
 }
 
+/* The balance a resting order holds funds in: quote to buy, base to sell. */
+static inline int32_t
+HoldBalance(const CoreOrder *o)
+{
+	return o->balance[o->side == CORE_BUY ? 1 : 0];
+}
+
 /* Move what lots of a resting order hold from locked back to available. */
 static void
 ReleaseHold(Core *core, const CoreOrder *o, int64_t lots)
 {
 	const CoreMarket *m = &core->markets[o->market];
-	int32_t		b = BalanceFind(core, o->account, HoldAsset(m, o));
+	int32_t		b = HoldBalance(o);
 	int64_t		units = lots * HoldPerLot(m, o);
 
 	core->balances[b].locked -= units;
@@ -68,18 +75,23 @@ Amount(const Core *core, int32_t asset, int64_t units, char *buf, size_t len)
 	return buf;
 }
 
-/* Check the request's shape: everything that needs no balances or book. */
+/*
+ * Check the request's shape: everything that needs no balances or book.
+ * Sets *account to the account's slot.
+ */
 static CoreErrorCode
 CheckOrderRequest(const Core *core, const CoreOrderRequest *req,
-				  CoreError *err)
+				  int32_t *account, CoreError *err)
 {
 	const CoreMarket *m;
 	int64_t		units;
+	int64_t		base_units;
 
 	if (req->market < 0 || req->market >= core->nmarkets)
 		return CoreFail(err, CORE_E_UNKNOWN_MARKET, "unknown market");
 	m = &core->markets[req->market];
-	if (AccountFind(core, req->account) == CORE_NO_INDEX)
+	*account = AccountFind(core, req->account);
+	if (*account == CORE_NO_INDEX)
 		return CoreFail(err, CORE_E_UNKNOWN_ACCOUNT, "unknown account %lld",
 						(long long) req->account);
 	if (req->account == CORE_FEE_ACCOUNT)
@@ -117,11 +129,10 @@ CheckOrderRequest(const Core *core, const CoreOrderRequest *req,
 								"expire_at is not in the future");
 		}
 		/* every later notional of this order fits once the total does */
-		if (FixedMul3Overflow(req->price, req->quantity, m->notional_unit,
-							  &units) ||
-			FixedMulOverflow(req->quantity, m->lot_units, &units))
+		if (FixedMulOverflow(req->quantity, m->lot_units, &base_units) ||
+			FixedMul3Overflow(req->price, req->quantity, m->notional_unit,
+							  &units))
 			return CoreFail(err, CORE_E_RANGE, "order is too large");
-		FixedMul3Overflow(req->price, req->quantity, m->notional_unit, &units);
 		if (units < m->min_notional)
 		{
 			char		a[48],
@@ -215,7 +226,10 @@ Fillable(const Core *core, const CoreOrder *t, int64_t want,
 	return got;
 }
 
-/* Execute lots between taker t and the maker in slot mi at its price. */
+/*
+ * Execute lots between taker t and the maker in slot mi at its price.
+ * Both orders carry their balance indexes, the fee account's are cached.
+ */
 static void
 Trade(Core *core, CoreOrder *t, int32_t mi, int64_t lots,
 	  const CoreSink *sink, int64_t *next_trade_id)
@@ -226,12 +240,12 @@ Trade(Core *core, CoreOrder *t, int32_t mi, int64_t lots,
 	CoreTrade	tr;
 	const CoreOrder *buyer = t->side == CORE_BUY ? t : mk;
 	const CoreOrder *seller = t->side == CORE_BUY ? mk : t;
-	int32_t		buyer_base = BalanceFind(core, buyer->account, m->base);
-	int32_t		buyer_quote = BalanceFind(core, buyer->account, m->quote);
-	int32_t		seller_base = BalanceFind(core, seller->account, m->base);
-	int32_t		seller_quote = BalanceFind(core, seller->account, m->quote);
-	int32_t		fee_base = BalanceFind(core, CORE_FEE_ACCOUNT, m->base);
-	int32_t		fee_quote = BalanceFind(core, CORE_FEE_ACCOUNT, m->quote);
+	int32_t		buyer_base = buyer->balance[0];
+	int32_t		buyer_quote = buyer->balance[1];
+	int32_t		seller_base = seller->balance[0];
+	int32_t		seller_quote = seller->balance[1];
+	int32_t		fee_base = core->fee_balances[m->base];
+	int32_t		fee_quote = core->fee_balances[m->quote];
 
 	memset(&tr, 0, sizeof(tr));
 	tr.id = (*next_trade_id)++;
@@ -308,21 +322,35 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	const CoreMarket *m;
 	CoreOrder	t;
 	int			opp;
+	int32_t		account = CORE_NO_INDEX;
+	int32_t		base;
+	int32_t		quote;
+	int32_t		fee_base;
+	int32_t		fee_quote;
 	int32_t		missing;
 	int32_t		hold_asset = CORE_NO_INDEX;
+	int32_t		hold_balance = CORE_NO_INDEX;
 	int64_t		hold = 0;
 	int64_t		budget = -1;
+	bool		market_buy;
 	bool		may_rest;
 	bool		stopped = false;
 	bool		out_of_funds = false;
 
-	if ((rc = CheckOrderRequest(core, req, err)) != CORE_OK)
+	if ((rc = CheckOrderRequest(core, req, &account, err)) != CORE_OK)
 		return rc;
 	if (OrderFind(core, req->id) != CORE_NO_INDEX)
 		return CoreFail(err, CORE_E_INTERNAL, "order id %lld is in use",
 						(long long) req->id);
 	m = &core->markets[req->market];
 	opp = req->side == CORE_BUY ? CORE_SELL : CORE_BUY;
+	market_buy = req->type == CORE_MARKET && req->side == CORE_BUY;
+
+	/* the balances this order moves, looked up once: CORE_NO_INDEX if new */
+	base = BalanceFind(core, req->account, m->base);
+	quote = BalanceFind(core, req->account, m->quote);
+	fee_base = core->fee_balances[m->base];
+	fee_quote = core->fee_balances[m->quote];
 
 	memset(&t, 0, sizeof(t));
 	t.id = req->id;
@@ -334,6 +362,7 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	t.market = req->market;
 	t.level = t.prev = t.next = t.acct_prev = t.acct_next = t.hnext =
 		CORE_NO_INDEX;
+	t.account_index = account;
 	t.side = (uint8_t) req->side;
 	t.type = (uint8_t) req->type;
 	t.tif = (uint8_t) req->tif;
@@ -359,11 +388,10 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	}
 
 	/* capacity first, so that nothing is half done */
-	missing = BalanceMissing(core, t.account, m->base) +
-		BalanceMissing(core, t.account, m->quote) +
-		BalanceMissing(core, CORE_FEE_ACCOUNT, m->base) +
-		BalanceMissing(core, CORE_FEE_ACCOUNT, m->quote);
-	if (core->nbalances + missing > core->config.max_balances)
+	missing = (base == CORE_NO_INDEX) + (quote == CORE_NO_INDEX) +
+		(fee_base == CORE_NO_INDEX) + (fee_quote == CORE_NO_INDEX);
+	if (unlikely(missing > 0) &&
+		core->nbalances + missing > core->config.max_balances)
 		return CoreFail(err, CORE_E_CAPACITY,
 						"too many balances (exchange.max_balances = %d)",
 						core->config.max_balances);
@@ -380,14 +408,14 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 
 	if (hold_asset != CORE_NO_INDEX)
 	{
-		int64_t		available,
-					locked;
+		int32_t		b = hold_asset == m->base ? base : quote;
+		int64_t		available = b == CORE_NO_INDEX ? 0 :
+			core->balances[b].available;
 
-		CoreGetBalance(core, t.account, hold_asset, &available, &locked);
 		if (available < hold)
 		{
 			char		a[48],
-						b[48];
+						bf[48];
 
 			CoreFail(err, CORE_E_INSUFFICIENT, "insufficient %s balance",
 					 core->assets[hold_asset].code);
@@ -396,7 +424,7 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 						   (long long) t.account,
 						   Amount(core, hold_asset, available, a, sizeof(a)),
 						   core->assets[hold_asset].code,
-						   Amount(core, hold_asset, hold, b, sizeof(b)),
+						   Amount(core, hold_asset, hold, bf, sizeof(bf)),
 						   core->assets[hold_asset].code);
 			return CORE_E_INSUFFICIENT;
 		}
@@ -412,14 +440,8 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 		return CORE_OK;
 	}
 
-	if (req->type == CORE_MARKET && req->side == CORE_BUY)
-	{
-		int64_t		available,
-					locked;
-
-		CoreGetBalance(core, t.account, m->quote, &available, &locked);
-		budget = available;
-	}
+	if (market_buy)
+		budget = quote == CORE_NO_INDEX ? 0 : core->balances[quote].available;
 	if (req->tif == CORE_FOK && Fillable(core, &t, t.quantity, budget) < t.quantity)
 	{
 		t.status = CORE_CANCELLED;
@@ -429,17 +451,26 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	}
 
 	/* from here on the order proceeds: nothing below can fail */
-	BalanceEnsure(core, t.account, m->base);
-	BalanceEnsure(core, t.account, m->quote);
-	BalanceEnsure(core, CORE_FEE_ACCOUNT, m->base);
-	BalanceEnsure(core, CORE_FEE_ACCOUNT, m->quote);
-	if (hold_asset != CORE_NO_INDEX && !(req->type == CORE_MARKET && req->side == CORE_BUY))
+	if (unlikely(missing > 0))
 	{
-		int32_t		b = BalanceFind(core, t.account, hold_asset);
-
-		core->balances[b].available -= hold;
-		core->balances[b].locked += hold;
-		BalanceTouch(core, b);
+		if (base == CORE_NO_INDEX)
+			base = BalanceCreate(core, t.account, m->base);
+		if (quote == CORE_NO_INDEX)
+			quote = BalanceCreate(core, t.account, m->quote);
+		if (fee_base == CORE_NO_INDEX)
+			BalanceCreate(core, CORE_FEE_ACCOUNT, m->base);
+		if (fee_quote == CORE_NO_INDEX)
+			BalanceCreate(core, CORE_FEE_ACCOUNT, m->quote);
+	}
+	t.balance[0] = base;
+	t.balance[1] = quote;
+	if (hold_asset != CORE_NO_INDEX)
+		hold_balance = hold_asset == m->base ? base : quote;
+	if (hold_asset != CORE_NO_INDEX && !market_buy)
+	{
+		core->balances[hold_balance].available -= hold;
+		core->balances[hold_balance].locked += hold;
+		BalanceTouch(core, hold_balance);
 	}
 
 	while (t.filled < t.quantity)
@@ -477,11 +508,10 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 		lots = mk->quantity - mk->filled;
 		if (lots > t.quantity - t.filled)
 			lots = t.quantity - t.filled;
-		if (t.type == CORE_MARKET && t.side == CORE_BUY)
+		if (market_buy)
 		{
 			int64_t		unit_cost = lv->price * m->notional_unit;
-			int32_t		bq = BalanceFind(core, t.account, m->quote);
-			int64_t		money = core->balances[bq].available;
+			int64_t		money = core->balances[quote].available;
 
 			if (t.quote_limit != 0 && t.quote_limit - t.filled_quote < money)
 				money = t.quote_limit - t.filled_quote;
@@ -511,12 +541,13 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	{
 		int32_t		slot = OrderAlloc(core);
 		int32_t		level = LevelGetOrCreate(core, t.market, t.side, t.price);
+		CoreOrder  *o = &core->orders[slot];
 
 		t.status = t.filled > 0 ? CORE_PARTIALLY_FILLED : CORE_OPEN;
-		core->orders[slot] = t;
+		*o = t;
 		OrderRest(core, slot, level);
-		Emit(sink, &core->orders[slot]);
-		*result = core->orders[slot];
+		Emit(sink, o);
+		*result = *o;
 		return CORE_OK;
 	}
 	else
@@ -524,15 +555,14 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 		/* what did not execute is cancelled and its hold released */
 		int64_t		rest = t.quantity - t.filled;
 
-		if (rest > 0 && !(t.type == CORE_MARKET && t.side == CORE_BUY))
+		if (rest > 0 && !market_buy)
 		{
-			int32_t		b = BalanceFind(core, t.account, hold_asset);
 			int64_t		units = rest * (t.type == CORE_LIMIT ?
 										HoldPerLot(m, &t) : m->lot_units);
 
-			core->balances[b].locked -= units;
-			core->balances[b].available += units;
-			BalanceTouch(core, b);
+			core->balances[hold_balance].locked -= units;
+			core->balances[hold_balance].available += units;
+			BalanceTouch(core, hold_balance);
 		}
 		t.status = CORE_CANCELLED;
 	}
@@ -658,6 +688,9 @@ CoreErrorCode
 CoreRestoreOrder(Core *core, const CoreOrder *order, CoreError *err)
 {
 	const CoreMarket *m;
+	int32_t		account;
+	int32_t		base;
+	int32_t		quote;
 	int32_t		slot;
 	int32_t		level;
 	int32_t		missing;
@@ -667,7 +700,8 @@ CoreRestoreOrder(Core *core, const CoreOrder *order, CoreError *err)
 		return CoreFail(err, CORE_E_UNKNOWN_MARKET,
 						"order %lld: unknown market", (long long) order->id);
 	m = &core->markets[order->market];
-	if (AccountFind(core, order->account) == CORE_NO_INDEX)
+	account = AccountFind(core, order->account);
+	if (account == CORE_NO_INDEX)
 		return CoreFail(err, CORE_E_UNKNOWN_ACCOUNT,
 						"order %lld: unknown account %lld",
 						(long long) order->id, (long long) order->account);
@@ -698,11 +732,14 @@ CoreRestoreOrder(Core *core, const CoreOrder *order, CoreError *err)
 						"too many price levels (exchange.max_price_levels = %d)",
 						core->config.max_levels);
 
-	BalanceEnsure(core, order->account, m->base);
-	BalanceEnsure(core, order->account, m->quote);
+	base = BalanceEnsure(core, order->account, m->base);
+	quote = BalanceEnsure(core, order->account, m->quote);
 	slot = OrderAlloc(core);
 	level = LevelGetOrCreate(core, order->market, order->side, order->price);
 	core->orders[slot] = *order;
+	core->orders[slot].account_index = account;
+	core->orders[slot].balance[0] = base;
+	core->orders[slot].balance[1] = quote;
 	OrderRest(core, slot, level);
 	return CORE_OK;
 }
