@@ -70,7 +70,7 @@ CREATE TABLE exchange.balance_record (
     locked      bigint NOT NULL CHECK (locked >= 0),
     updated_at  timestamptz NOT NULL,
     PRIMARY KEY (account_id, asset_id)
-);
+) WITH (fillfactor = 50);
 
 CREATE TABLE exchange.deposit_record (
     deposit_id  bigint PRIMARY KEY,
@@ -102,10 +102,20 @@ CREATE TABLE exchange.order_record (
     updated_at      timestamptz NOT NULL,
     -- also serves "orders of an account" (NULL client ids are not unique)
     UNIQUE (account_id, client_order_id)
+) WITH (fillfactor = 80);
+COMMENT ON TABLE exchange.order_record IS
+    'every order ever placed; updated in place (HOT: no index covers a column that changes)';
+
+-- What rests on the books, one row per open or partially filled order:
+-- the rebuild and order_book() read it.  Kept apart from order_record so
+-- that fills and cancels update order_record without touching its indexes.
+CREATE TABLE exchange.open_order (
+    order_id     bigint PRIMARY KEY,
+    market_id    int NOT NULL,
+    side         exchange.side NOT NULL,
+    price_ticks  bigint NOT NULL
 );
--- what rests on the books: the rebuild and order_book() read this
-CREATE INDEX order_record_open ON exchange.order_record (market_id, side, price_ticks)
-    WHERE status IN ('open', 'partially_filled');
+CREATE INDEX open_order_book ON exchange.open_order (market_id, side, price_ticks);
 
 CREATE TABLE exchange.trade_record (
     trade_id          bigint PRIMARY KEY,
@@ -256,21 +266,21 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN QUERY
-    (SELECT 'buy'::exchange.side, trim_scale(o.price_ticks * m.tick_size),
+    (SELECT 'buy'::exchange.side, trim_scale(b.price_ticks * m.tick_size),
             trim_scale(sum(o.quantity_lots - o.filled_lots) * m.lot_size),
             count(*)::int
-       FROM exchange.order_record o
-      WHERE o.market_id = m.market_id AND o.side = 'buy'
-        AND o.status IN ('open', 'partially_filled')
-      GROUP BY o.price_ticks ORDER BY o.price_ticks DESC LIMIT depth)
+       FROM exchange.open_order b
+       JOIN exchange.order_record o USING (order_id)
+      WHERE b.market_id = m.market_id AND b.side = 'buy'
+      GROUP BY b.price_ticks ORDER BY b.price_ticks DESC LIMIT depth)
     UNION ALL
-    (SELECT 'sell'::exchange.side, trim_scale(o.price_ticks * m.tick_size),
+    (SELECT 'sell'::exchange.side, trim_scale(b.price_ticks * m.tick_size),
             trim_scale(sum(o.quantity_lots - o.filled_lots) * m.lot_size),
             count(*)::int
-       FROM exchange.order_record o
-      WHERE o.market_id = m.market_id AND o.side = 'sell'
-        AND o.status IN ('open', 'partially_filled')
-      GROUP BY o.price_ticks ORDER BY o.price_ticks ASC LIMIT depth);
+       FROM exchange.open_order b
+       JOIN exchange.order_record o USING (order_id)
+      WHERE b.market_id = m.market_id AND b.side = 'sell'
+      GROUP BY b.price_ticks ORDER BY b.price_ticks ASC LIMIT depth);
 END
 $$;
 
@@ -367,6 +377,19 @@ AS $$
              GROUP BY market_id) x
      WHERE bid >= ask
     UNION ALL
+    -- open_order lists exactly the orders that rest
+    SELECT 'open_order matches status', format('order %s: status %s, in open_order %s',
+                                               o.order_id, o.status, b.order_id IS NOT NULL)
+      FROM exchange.order_record o
+      LEFT JOIN exchange.open_order b USING (order_id)
+     WHERE (o.status IN ('open', 'partially_filled')) <> (b.order_id IS NOT NULL)
+        OR (b.order_id IS NOT NULL AND (b.market_id, b.side, b.price_ticks)
+                                       IS DISTINCT FROM (o.market_id, o.side, o.price_ticks))
+    UNION ALL
+    SELECT 'open_order matches status', format('order %s in open_order has no order_record', b.order_id)
+      FROM exchange.open_order b LEFT JOIN exchange.order_record o USING (order_id)
+     WHERE o.order_id IS NULL
+    UNION ALL
     SELECT 'client ids unique', format('account %s client_order_id %s', account_id, client_order_id)
       FROM exchange.order_record WHERE client_order_id IS NOT NULL
      GROUP BY account_id, client_order_id HAVING count(*) > 1
@@ -456,5 +479,6 @@ SELECT pg_catalog.pg_extension_config_dump('exchange.balance_record', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.deposit_record', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.order_record', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.trade_record', '');
+SELECT pg_catalog.pg_extension_config_dump('exchange.open_order', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.role_change', '');
 SELECT pg_catalog.pg_extension_config_dump('exchange.role_change_change_id_seq', '');

@@ -24,6 +24,8 @@ struct BatchWrites
 	MemoryContext cxt;
 	Columns		orders;			/* new orders, inserted */
 	Columns		order_updates;	/* known orders whose state changed */
+	Columns		book_inserts;	/* orders that came to rest: open_order */
+	Columns		book_deletes;	/* resting orders that left the book */
 	Columns		trades;
 	Columns		balances;		/* new balance rows, inserted */
 	Columns		balance_updates;
@@ -52,12 +54,16 @@ static const Oid trade_types[] = {
 	INT8OID, INT8OID, INT4OID, INT8OID, INT8OID
 };
 static const Oid order_update_types[] = {INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
+static const Oid book_insert_types[] = {INT8OID, INT4OID, INT4OID, INT8OID};
+static const Oid book_delete_types[] = {INT8OID};
 static const Oid balance_types[] = {INT8OID, INT4OID, INT8OID, INT8OID};
 static const Oid deposit_types[] = {INT8OID, INT8OID, INT4OID, INT8OID, TEXTOID};
 static const Oid account_types[] = {INT8OID, TEXTOID};
 
 static SPIPlanPtr order_plan = NULL;
 static SPIPlanPtr order_update_plan = NULL;
+static SPIPlanPtr book_insert_plan = NULL;
+static SPIPlanPtr book_delete_plan = NULL;
 static SPIPlanPtr balance_update_plan = NULL;
 static SPIPlanPtr trade_plan = NULL;
 static SPIPlanPtr balance_plan = NULL;
@@ -182,6 +188,10 @@ PersistBegin(MemoryContext cxt)
 	ColumnsInit(&w->order_updates, lengthof(order_update_types),
 				order_update_types);
 	ColumnsInit(&w->balance_updates, lengthof(balance_types), balance_types);
+	ColumnsInit(&w->book_inserts, lengthof(book_insert_types),
+				book_insert_types);
+	ColumnsInit(&w->book_deletes, lengthof(book_delete_types),
+				book_delete_types);
 	ColumnsInit(&w->trades, lengthof(trade_types), trade_types);
 	ColumnsInit(&w->balances, lengthof(balance_types), balance_types);
 	ColumnsInit(&w->deposits, lengthof(deposit_types), deposit_types);
@@ -198,6 +208,29 @@ PersistOrder(BatchWrites *w, const CoreOrder *o, const char *client_order_id,
 	Columns    *c;
 	int			r;
 	const CoreMarket *m = CoreGetMarket(Exchange->core, o->market);
+	bool		resting = (o->status == CORE_OPEN ||
+						   o->status == CORE_PARTIALLY_FILLED);
+
+	/*
+	 * Only resting orders are touched again, so a known order was on the
+	 * book before this batch: it leaves open_order when it closes.  A new
+	 * one joins it if it still rests.
+	 */
+	if (is_new && resting)
+	{
+		c = &w->book_inserts;
+		r = ColumnsAddRow(c, w->cxt);
+		ColumnSet(c, 0, r, Int64GetDatum(o->id));
+		ColumnSet(c, 1, r, Int32GetDatum(m->id));
+		ColumnSet(c, 2, r, Int32GetDatum(o->side));
+		ColumnSet(c, 3, r, Int64GetDatum(o->price));
+	}
+	else if (!is_new && !resting)
+	{
+		c = &w->book_deletes;
+		r = ColumnsAddRow(c, w->cxt);
+		ColumnSet(c, 0, r, Int64GetDatum(o->id));
+	}
 
 	if (!is_new)
 	{
@@ -414,6 +447,16 @@ PersistFlush(BatchWrites *w, Core *core, TimestampTz now)
 				 " FROM unnest($1, $2, $3, $4, $5) AS u(id, qty, filled, fq, st)"
 				 " WHERE o.order_id = u.id",
 				 1, &ts_type, &ts);
+
+	ColumnsWrite(&w->book_inserts, &book_insert_plan,
+				 "INSERT INTO exchange.open_order (order_id, market_id, side, price_ticks)"
+				 " SELECT id, mkt,"
+				 " CASE side WHEN 0 THEN 'buy'::exchange.side ELSE 'sell' END, price"
+				 " FROM unnest($1, $2, $3, $4) AS u(id, mkt, side, price)",
+				 0, NULL, NULL);
+	ColumnsWrite(&w->book_deletes, &book_delete_plan,
+				 "DELETE FROM exchange.open_order WHERE order_id = ANY ($1)",
+				 0, NULL, NULL);
 
 	ColumnsWrite(&w->trades, &trade_plan,
 				 "INSERT INTO exchange.trade_record (trade_id, market_id,"

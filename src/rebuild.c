@@ -179,15 +179,14 @@ RebuildCore(Core *core)
 				LoadAccount, core);
 	RebuildScan("SELECT account_id, asset_id, available, locked"
 				" FROM exchange.balance_record", LoadBalance, core);
-	RebuildScan("SELECT order_id, account_id, market_id,"
-				" (side = 'sell')::int, post_only::int,"
-				" array_position(ARRAY['cancel_taker','cancel_maker','cancel_both']::exchange.stp_mode[], stp) - 1,"
-				" price_ticks, quantity_lots, filled_lots, filled_quote,"
-				" (status = 'partially_filled')::int,"
-				" expire_at"
-				" FROM exchange.order_record"
-				" WHERE status IN ('open', 'partially_filled')"
-				" ORDER BY order_id", LoadOrder, core);
+	RebuildScan("SELECT o.order_id, o.account_id, o.market_id,"
+				" (o.side = 'sell')::int, o.post_only::int,"
+				" array_position(ARRAY['cancel_taker','cancel_maker','cancel_both']::exchange.stp_mode[], o.stp) - 1,"
+				" o.price_ticks, o.quantity_lots, o.filled_lots, o.filled_quote,"
+				" CASE o.status WHEN 'open' THEN 0 WHEN 'partially_filled' THEN 1 ELSE 9 END,"
+				" o.expire_at"
+				" FROM exchange.open_order b JOIN exchange.order_record o USING (order_id)"
+				" ORDER BY o.order_id", LoadOrder, core);
 	/* balances the orders needed but the table lacked stay dirty: written next */
 
 	Counters.next_order_id = NextId("SELECT coalesce(max(order_id), 0) + 1 FROM exchange.order_record");
