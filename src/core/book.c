@@ -9,15 +9,6 @@ LevelHash(int32_t market, int side, int64_t price)
 					  (uint64_t) market * 2 + (uint64_t) side);
 }
 
-/* True when a taker on taker_side with this limit may trade at price. */
-bool
-PriceCrosses(int taker_side, int64_t limit, int64_t level_price)
-{
-	if (taker_side == CORE_BUY)
-		return level_price <= limit;
-	return level_price >= limit;
-}
-
 /* True when price a is better than price b on a book side. */
 static inline bool
 PriceBetter(int side, int64_t a, int64_t b)
@@ -140,17 +131,6 @@ LevelDelete(Core *core, int32_t i)
 	core->nlevels--;
 }
 
-/* Take a free pool slot; CORE_NO_INDEX when full (callers check first). */
-int32_t
-OrderAlloc(Core *core)
-{
-	int32_t		i = core->order_free;
-
-	if (i != CORE_NO_INDEX)
-		core->order_free = core->orders[i].hnext;
-	return i;
-}
-
 /*
  * Put the order in slot index at the back of level, into the id hash and
  * into its account's list.  The slot's fields are already filled in,
@@ -177,6 +157,8 @@ OrderRest(Core *core, int32_t index, int32_t level)
 
 	o->hnext = core->order_buckets[bucket];
 	core->order_buckets[bucket] = index;
+	if (o->id > core->max_order_id)
+		core->max_order_id = o->id;
 
 	o->acct_prev = CORE_NO_INDEX;
 	o->acct_next = core->accounts[acct].orders;

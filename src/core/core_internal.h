@@ -59,6 +59,7 @@ struct Core
 	int32_t    *order_buckets;
 	uint32_t	order_mask;
 	int			order_shift;	/* log2 of the number of order buckets */
+	int64_t		max_order_id;	/* largest id that ever rested */
 	int32_t		ngtd;			/* resting orders with an expiry */
 
 	CoreLevel  *levels;
@@ -143,12 +144,70 @@ BalanceTouch(Core *core, int32_t index)
 static inline int32_t
 OrderFind(const Core *core, int64_t id)
 {
-	int32_t		i = core->order_buckets[OrderBucket(core, id)];
+	int32_t		i;
 
-	for (; i != CORE_NO_INDEX; i = core->orders[i].hnext)
+	/* a new id, above every id that ever rested, needs no search */
+	if (id > core->max_order_id)
+		return CORE_NO_INDEX;
+	for (i = core->order_buckets[OrderBucket(core, id)];
+		 i != CORE_NO_INDEX; i = core->orders[i].hnext)
 		if (core->orders[i].id == id)
 			return i;
 	return CORE_NO_INDEX;
+}
+
+/* Start loading an order slot (it spans two or three cache lines). */
+static inline void
+OrderPrefetch(const Core *core, int32_t i)
+{
+	if (i != CORE_NO_INDEX)
+	{
+		const char *p = (const char *) &core->orders[i];
+
+		__builtin_prefetch(p, 1);
+		__builtin_prefetch(p + 64, 1);
+		__builtin_prefetch(p + sizeof(CoreOrder) - 1, 1);
+	}
+}
+
+/*
+ * Start loading what taking this order off the book will touch: its
+ * neighbours in the level and in its account's list, and its id bucket.
+ * Those are random slots, so loading them while other work goes on
+ * instead of one after another in OrderUnrest saves cache misses' time.
+ */
+static inline void
+OrderPrefetchUnrest(const Core *core, const CoreOrder *o)
+{
+	__builtin_prefetch(&core->order_buckets[OrderBucket(core, o->id)], 1);
+	if (o->prev != CORE_NO_INDEX)
+		__builtin_prefetch(&core->orders[o->prev].next, 1);
+	if (o->next != CORE_NO_INDEX)
+		__builtin_prefetch(&core->orders[o->next].prev, 1);
+	if (o->acct_prev != CORE_NO_INDEX)
+		__builtin_prefetch(&core->orders[o->acct_prev].acct_next, 1);
+	if (o->acct_next != CORE_NO_INDEX)
+		__builtin_prefetch(&core->orders[o->acct_next].acct_prev, 1);
+}
+
+/* Take a free pool slot; CORE_NO_INDEX when full (callers check first). */
+static inline int32_t
+OrderAlloc(Core *core)
+{
+	int32_t		i = core->order_free;
+
+	if (i != CORE_NO_INDEX)
+		core->order_free = core->orders[i].hnext;
+	return i;
+}
+
+/* True when a taker on taker_side with this limit may trade at price. */
+static inline bool
+PriceCrosses(int taker_side, int64_t limit, int64_t level_price)
+{
+	if (taker_side == CORE_BUY)
+		return level_price <= limit;
+	return level_price >= limit;
 }
 
 extern CoreErrorCode CoreFail(CoreError *err, CoreErrorCode code,
@@ -168,8 +227,6 @@ extern int32_t LevelFind(const Core *core, int32_t market, int side,
 						 int64_t price);
 extern int32_t LevelGetOrCreate(Core *core, int32_t market, int side,
 								int64_t price);
-extern bool PriceCrosses(int taker_side, int64_t limit, int64_t level_price);
-extern int32_t OrderAlloc(Core *core);
 extern void OrderRest(Core *core, int32_t index, int32_t level);
 extern void OrderUnrest(Core *core, int32_t index);
 

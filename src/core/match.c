@@ -59,6 +59,7 @@ CloseResting(Core *core, int32_t index, CoreStatus status,
 {
 	CoreOrder  *o = &core->orders[index];
 
+	OrderPrefetchUnrest(core, o);
 	ReleaseHold(core, o, o->quantity - o->filled);
 	o->status = (uint8_t) status;
 	Emit(sink, o);
@@ -488,6 +489,8 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 			break;
 		mi = lv->head;
 		mk = &core->orders[mi];
+		/* the next maker, while this one trades */
+		OrderPrefetch(core, mk->next);
 
 		if (mk->account == t.account)
 		{
@@ -508,6 +511,8 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 		lots = mk->quantity - mk->filled;
 		if (lots > t.quantity - t.filled)
 			lots = t.quantity - t.filled;
+		else
+			OrderPrefetchUnrest(core, mk);	/* it will be filled */
 		if (market_buy)
 		{
 			int64_t		unit_cost = lv->price * m->notional_unit;

@@ -41,13 +41,23 @@
 #define BOOK_TARGET	50000		/* open orders the book is held near */
 #define MID_PRICE	30000		/* 30000 USD in 1 USD ticks */
 
-/* The resting orders the benchmark may cancel. */
+/*
+ * The resting orders the benchmark may cancel: ids (with their accounts)
+ * of orders that rested, some of which have left the book since, as the
+ * gone bitmap says.  They are dropped when picked, and all at once when
+ * they are half of the array, so that the sink only sets a bit (a small
+ * bitmap, not an index per order id, which would take more cache than the
+ * core itself).
+ */
 typedef struct Live
 {
-	int64_t    *ids;			/* live ids, in no order */
+	int64_t    *ids;			/* ids that rested, in no order */
 	int64_t    *accounts;		/* their accounts */
-	int32_t    *pos;			/* index in ids by order id, or -1 */
-	int32_t		n;
+	uint64_t   *gone;			/* bit per order id: left the book */
+	int32_t		n;				/* entries in ids */
+	int32_t		ngone;			/* how many of them are gone */
+	int32_t		open;			/* resting orders */
+	int64_t		placing;		/* id of the order being placed */
 	int64_t		trades;
 } Live;
 
@@ -83,37 +93,61 @@ RandRange(int64_t lo, int64_t hi)
 	return lo + (int64_t) (Rand() % (uint64_t) (hi - lo + 1));
 }
 
+static inline bool
+LiveGone(const Live *live, int64_t id)
+{
+	return (live->gone[id >> 6] >> (id & 63)) & 1;
+}
+
 /* Remember a resting order. */
 static inline void
 LiveAdd(Live *live, int64_t id, int64_t account)
 {
-	live->pos[id] = live->n;
 	live->accounts[live->n] = account;
 	live->ids[live->n++] = id;
+	live->open++;
 }
 
-/* Forget an order that left the book. */
+/* Drop entry i of ids, which must be gone. */
 static inline void
-LiveRemove(Live *live, int64_t id)
+LiveDrop(Live *live, int32_t i)
 {
-	int32_t		i = live->pos[id];
-	int64_t		last = live->ids[--live->n];
-
-	live->ids[i] = last;
+	live->n--;
+	live->ids[i] = live->ids[live->n];
 	live->accounts[i] = live->accounts[live->n];
-	live->pos[last] = i;
-	live->pos[id] = -1;
+	live->ngone--;
 }
 
-/* Sink: forget orders that left the book. */
+/* Drop every gone entry. */
+static void
+LiveCompact(Live *live)
+{
+	int32_t		n = 0;
+
+	for (int32_t i = 0; i < live->n; i++)
+		if (!LiveGone(live, live->ids[i]))
+		{
+			live->ids[n] = live->ids[i];
+			live->accounts[n] = live->accounts[i];
+			n++;
+		}
+	live->n = n;
+	live->ngone = 0;
+}
+
+/* Sink: note resting orders that left the book. */
 static void
 SinkOrder(void *arg, const CoreOrder *o)
 {
 	Live	   *live = arg;
 
 	if (o->status != CORE_OPEN && o->status != CORE_PARTIALLY_FILLED &&
-		live->pos[o->id] >= 0)
-		LiveRemove(live, o->id);
+		o->id != live->placing)
+	{
+		live->gone[o->id >> 6] |= UINT64_C(1) << (o->id & 63);
+		live->ngone++;
+		live->open--;
+	}
 }
 
 /* Sink: count trades. */
@@ -162,12 +196,21 @@ Step(Bench *b, uint64_t pick)
 	CoreError	err;
 	CoreErrorCode rc;
 
-	if (pick >= 80 && pick < 95 && live->n > 0)
+	if (pick >= 80 && pick < 95 && live->open > 0)
 	{
-		int32_t		i = (int32_t) (Rand() % (uint64_t) live->n);
+		int32_t		i;
 
+		/* uniform over the resting orders: skip those gone meanwhile */
+		for (;;)
+		{
+			i = (int32_t) (Rand() % (uint64_t) live->n);
+			if (!LiveGone(live, live->ids[i]))
+				break;
+			LiveDrop(live, i);
+		}
 		rc = CoreCancel(core, live->accounts[i], live->ids[i], &b->sink,
 						&res, &err);
+		LiveDrop(live, i);
 		if (rc != CORE_OK)
 		{
 			fprintf(stderr, "cancel failed: %s\n", err.message);
@@ -201,7 +244,7 @@ Step(Bench *b, uint64_t pick)
 		 * about matches what the new orders add less what the cancels take,
 		 * plus a correction toward the target book size.
 		 */
-		int64_t		lean = (live->n - BOOK_TARGET) / 64;
+		int64_t		lean = (live->open - BOOK_TARGET) / 64;
 
 		if (lean < -35)
 			lean = -35;
@@ -216,14 +259,20 @@ Step(Bench *b, uint64_t pick)
 				Touch(core, CORE_BUY) - 10;
 		}
 	}
+	live->placing = r.id;
 	rc = CorePlace(core, &r, &b->sink, &b->next_trade_id, &res, &err);
+	live->placing = 0;
 	if (rc != CORE_OK)
 	{
 		fprintf(stderr, "order failed: %s\n", err.message);
 		return false;
 	}
 	if (res.status == CORE_OPEN || res.status == CORE_PARTIALLY_FILLED)
+	{
 		LiveAdd(live, r.id, r.account);
+		if (live->ngone > live->n / 2)
+			LiveCompact(live);
+	}
 	return true;
 }
 
@@ -331,11 +380,12 @@ main(int argc, char **argv)
 	region = malloc(CoreSize(&config));
 	/* every order id the run may use, prefill included */
 	max_ids = ops + warm + 2 * BOOK_TARGET + 2;
-	b.live.ids = malloc(sizeof(int64_t) * MAX_ORDERS);
-	b.live.accounts = malloc(sizeof(int64_t) * MAX_ORDERS);
-	b.live.pos = malloc(sizeof(int32_t) * (size_t) max_ids);
+	/* resting plus as many gone, and one more: see LiveCompact */
+	b.live.ids = malloc(sizeof(int64_t) * (2 * MAX_ORDERS + 2));
+	b.live.accounts = malloc(sizeof(int64_t) * (2 * MAX_ORDERS + 2));
+	b.live.gone = malloc(sizeof(uint64_t) * (size_t) (max_ids / 64 + 1));
 	if (region == NULL || b.live.ids == NULL || b.live.accounts == NULL ||
-		b.live.pos == NULL)
+		b.live.gone == NULL)
 	{
 		fprintf(stderr, "out of memory\n");
 		return 1;
@@ -360,11 +410,14 @@ main(int argc, char **argv)
 		b.next_order_id = 1;
 		b.next_trade_id = 1;
 		b.now = 1;
-		memset(b.live.pos, 0xff, sizeof(int32_t) * (size_t) max_ids);
+		memset(b.live.gone, 0, sizeof(uint64_t) * (size_t) (max_ids / 64 + 1));
 		b.live.n = 0;
+		b.live.ngone = 0;
+		b.live.open = 0;
+		b.live.placing = 0;
 
 		/* fill the book with new orders near the touch, then warm up */
-		while (b.live.n < BOOK_TARGET)
+		while (b.live.open < BOOK_TARGET)
 			if (!Step(&b, 0))
 				return 1;
 		for (int64_t i = 0; i < warm; i++)
@@ -388,6 +441,12 @@ main(int argc, char **argv)
 		}
 		trades = b.live.trades;
 		open_orders = CoreOpenOrderCount(b.core);
+		if (open_orders != b.live.open)
+		{
+			fprintf(stderr, "harness lost track: %d open orders, %d known\n",
+					open_orders, b.live.open);
+			return 1;
+		}
 		levels = 0;
 		for (int side = CORE_BUY; side <= CORE_SELL; side++)
 			for (int32_t l = CoreBestLevel(b.core, 0, (CoreSide) side);
@@ -404,7 +463,7 @@ main(int argc, char **argv)
 		   ops / best, best * 1e9 / ops, BytesPerOrder(&config));
 	free(b.live.ids);
 	free(b.live.accounts);
-	free(b.live.pos);
+	free(b.live.gone);
 	free(region);
 	return 0;
 }
