@@ -298,6 +298,10 @@ SIZE_A=$(shm_size shmA 55434 "$SHM_A")
 SIZE_B=$(shm_size shmB 55435 "$SHM_B")
 SIZE_MAIN=$(q -c "SELECT size FROM pg_shmem_allocations WHERE name = 'exchange'")
 PER_ORDER=$(echo "scale=1; ($SIZE_B - $SIZE_A) / ($SHM_B - $SHM_A)" | bc)
+# and per cached balance: the same with exchange.max_balances raised by 1M
+COMMON_CONF+=("exchange.max_balances = 1400000")
+SIZE_C=$(shm_size shmC 55436 "$SHM_A")
+PER_BALANCE=$(echo "scale=1; ($SIZE_C - $SIZE_A) / 1000000" | bc)
 
 echo
 echo "== results (protocol=$PROTOCOL, -j 2, -T $SECONDS_PER_RUN s, synchronous_commit=on, $(nproc) CPUs)"
@@ -322,7 +326,7 @@ echo "engine_status: state | pid | open_orders | batches | requests | failed_bat
 echo "  $STATUS"
 echo "orders recorded: $ORDERS_TOTAL, trades: $TRADES, invariant violations: $INVARIANTS"
 echo "shared memory 'exchange': max_orders=$SHM_A: $SIZE_A B, max_orders=$SHM_B: $SIZE_B B," \
-	"=> $PER_ORDER B per open order; bench server (max_orders=$MAX_ORDERS): $SIZE_MAIN B"
+	"=> $PER_ORDER B per open order, $PER_BALANCE B per cached balance; bench server (max_orders=$MAX_ORDERS): $SIZE_MAIN B"
 [ "$INVARIANTS" = 0 ] || { echo "invariants violated" >&2; exit 1; }
 
 echo
