@@ -33,6 +33,17 @@ SELECT count(*) AS rows, count(order_id) AS accepted, count(error_code) AS refus
    FROM generate_series(1, 200) i));
 SELECT count(*) FROM exchange.orders WHERE account_id = :mm AND client_order_id LIKE 'bulk-%';
 
+-- a capacity (here exchange.max_orders = 1000) refuses, never crashes
+SELECT exchange.cancel_all(:mm);
+SELECT error_code, error_message, count(*)
+  FROM exchange.place_orders((SELECT jsonb_agg(jsonb_build_object(
+        'account_id', :mm, 'market', 'BTC-USDT', 'side', 'buy',
+        'quantity', 0.0001, 'price', 100 + (i % 50)))
+   FROM generate_series(1, 1100) i))
+ GROUP BY 1, 2 ORDER BY 1 NULLS FIRST;
+SELECT state FROM exchange.engine_status();
+SELECT exchange.cancel_all(:mm) > 900 AS cancelled;
+
 -- errors of the call itself
 SELECT * FROM exchange.place_orders('{"account_id": 1}');
 \echo :LAST_ERROR_SQLSTATE
