@@ -5,11 +5,11 @@
  * marketable orders (market or immediate-or-cancel limit orders that sweep
  * part of the book).
  *
- * The book is held near BOOK_TARGET open orders: it is filled to that size
- * before the run, and the size of each marketable order leans against any
- * drift, so that every operation sees the same book however long the run
- * (a book that grows during the run makes the figures depend on its
- * length).
+ * The book is held near a number of open orders (50,000 unless told): it
+ * is filled to that size before the run, and the size of each marketable
+ * order leans against any drift, so that every operation sees the same
+ * book however long the run (a book that grows during the run makes the
+ * figures depend on its length).
  *
  * Only the core is measured: no I/O and no allocation inside the timed
  * loop, and the harness keeps what it needs to cancel (id and account of
@@ -26,7 +26,7 @@
  * the largest (CoreSize with B orders - CoreSize with A orders) / (B - A)
  * over a few capacities, the PostgreSQL benchmark's pair among them.
  *
- * Usage: bench_core [operations [seed [repeats]]]
+ * Usage: bench_core [operations [seed [repeats [book]]]]
  */
 #include "core.h"
 
@@ -38,7 +38,7 @@
 
 #define NACCOUNTS	1000
 #define MAX_ORDERS	(1 << 19)
-#define BOOK_TARGET	50000		/* open orders the book is held near */
+#define BOOK_TARGET	50000		/* default open orders to hold the book near */
 #define MID_PRICE	30000		/* 30000 USD in 1 USD ticks */
 
 /*
@@ -70,6 +70,7 @@ typedef struct Bench
 	int64_t		next_order_id;
 	int64_t		next_trade_id;
 	int64_t		now;
+	int32_t		book;			/* open orders to hold the book near */
 } Bench;
 
 extern void BenchTimed(Bench *b, int64_t ops);
@@ -244,7 +245,7 @@ Step(Bench *b, uint64_t pick)
 		 * about matches what the new orders add less what the cancels take,
 		 * plus a correction toward the target book size.
 		 */
-		int64_t		lean = (live->open - BOOK_TARGET) / 64;
+		int64_t		lean = (live->open - b->book) / 64;
 
 		if (lean < -35)
 			lean = -35;
@@ -354,6 +355,7 @@ main(int argc, char **argv)
 	int64_t		ops = argc > 1 ? strtoll(argv[1], NULL, 10) : 2000000;
 	uint64_t	seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 0;
 	int			repeats = argc > 3 ? atoi(argv[3]) : 5;
+	int32_t		book = argc > 4 ? atoi(argv[4]) : BOOK_TARGET;
 	int64_t		warm = ops / 10 > 100000 ? 100000 : ops / 10;
 	int64_t		max_ids;
 	CoreConfig	config = {
@@ -372,14 +374,14 @@ main(int argc, char **argv)
 	int32_t		open_orders = 0;
 	int32_t		levels = 0;
 
-	if (ops <= 0 || repeats <= 0)
+	if (ops <= 0 || repeats <= 0 || book <= 0 || book > MAX_ORDERS / 2)
 	{
-		fprintf(stderr, "usage: bench_core [operations [seed [repeats]]]\n");
+		fprintf(stderr, "usage: bench_core [operations [seed [repeats [book]]]]\n");
 		return 1;
 	}
 	region = malloc(CoreSize(&config));
 	/* every order id the run may use, prefill included */
-	max_ids = ops + warm + 2 * BOOK_TARGET + 2;
+	max_ids = ops + warm + 2 * (int64_t) book + 2;
 	/* resting plus as many gone, and one more: see LiveCompact */
 	b.live.ids = malloc(sizeof(int64_t) * (2 * MAX_ORDERS + 2));
 	b.live.accounts = malloc(sizeof(int64_t) * (2 * MAX_ORDERS + 2));
@@ -417,7 +419,8 @@ main(int argc, char **argv)
 		b.live.placing = 0;
 
 		/* fill the book with new orders near the touch, then warm up */
-		while (b.live.open < BOOK_TARGET)
+		b.book = book;
+		while (b.live.open < book)
 			if (!Step(&b, 0))
 				return 1;
 		for (int64_t i = 0; i < warm; i++)
