@@ -122,30 +122,38 @@ UnitsToNumeric(int64 units, int scale)
 							   Int32GetDatum(-1));
 }
 
-/* Return the order result row (order_id, status, executed, remaining, avg). */
-static Datum
-ReturnOrderRow(FunctionCallInfo fcinfo, const Response *resp)
+/* The order result columns (order_id, status, executed, remaining, avg). */
+static void
+OrderResultValues(const Response *resp, Oid status_type, Datum *values,
+				  bool *nulls)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-	Oid			status_type;
-
-	InitMaterializedSRF(fcinfo, 0);
-	status_type = TupleDescAttr(rsinfo->setDesc, 1)->atttypid;
 	values[0] = Int64GetDatum(resp->id);
 	values[1] = DirectFunctionCall2(enum_in,
 									CStringGetDatum(StatusNames[resp->status]),
 									ObjectIdGetDatum(status_type));
 	values[2] = UnitsToNumeric(resp->executed_units, resp->base_scale);
 	values[3] = UnitsToNumeric(resp->remaining_units, resp->base_scale);
-	if (resp->executed_units == 0)
-		nulls[4] = true;
-	else
+	for (int i = 0; i < 4; i++)
+		nulls[i] = false;
+	nulls[4] = (resp->executed_units == 0);
+	if (!nulls[4])
 		values[4] = DirectFunctionCall1(numeric_trim_scale,
 										DirectFunctionCall2(numeric_div,
 															UnitsToNumeric(resp->executed_quote, resp->quote_scale),
 															values[2]));
+}
+
+/* Return the order result as the function's one row. */
+static Datum
+ReturnOrderRow(FunctionCallInfo fcinfo, const Response *resp)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[5];
+	bool		nulls[5];
+
+	InitMaterializedSRF(fcinfo, 0);
+	OrderResultValues(resp, TupleDescAttr(rsinfo->setDesc, 1)->atttypid,
+					  values, nulls);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
@@ -575,39 +583,23 @@ SpecToRequest(const JsonbValue *elem, Request *req, SpecError *e)
 	return true;
 }
 
-/* Append one place_orders result row. */
+/* Append one place_orders result row: ordinal, result or refusal. */
 static void
 PutOrdersRow(ReturnSetInfo *rsinfo, int ordinal, const Response *resp,
 			 Oid status_type)
 {
 	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, true, true};
+	bool		nulls[8] = {false, true, true, true, true, true, true, true};
 
 	values[0] = Int32GetDatum(ordinal);
 	if (resp->sqlstate != 0)
 	{
-		for (int i = 1; i <= 5; i++)
-			nulls[i] = true;
 		values[6] = CStringGetTextDatum(unpack_sql_state(resp->sqlstate));
 		values[7] = CStringGetTextDatum(resp->message);
 		nulls[6] = nulls[7] = false;
 	}
 	else
-	{
-		values[1] = Int64GetDatum(resp->id);
-		values[2] = DirectFunctionCall2(enum_in,
-										CStringGetDatum(StatusNames[resp->status]),
-										ObjectIdGetDatum(status_type));
-		values[3] = UnitsToNumeric(resp->executed_units, resp->base_scale);
-		values[4] = UnitsToNumeric(resp->remaining_units, resp->base_scale);
-		if (resp->executed_units == 0)
-			nulls[5] = true;
-		else
-			values[5] = DirectFunctionCall1(numeric_trim_scale,
-											DirectFunctionCall2(numeric_div,
-																UnitsToNumeric(resp->executed_quote, resp->quote_scale),
-																values[3]));
-	}
+		OrderResultValues(resp, status_type, &values[1], &nulls[1]);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
