@@ -72,15 +72,15 @@ struct Core
 /* The account that receives every fee. */
 #define CORE_FEE_ACCOUNT	0
 
+/*
+ * Multiplicative (Fibonacci) hashing: one multiplication, and the high half
+ * of the product folded onto the low half, whose low bits pick the bucket.
+ */
 static inline uint32_t
 CoreHash64(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return (uint32_t) x;
+	x *= UINT64_C(0x9e3779b97f4a7c15);
+	return (uint32_t) (x >> 32) ^ (uint32_t) (x >> 13);
 }
 
 /*
@@ -99,10 +99,14 @@ OrderBucket(const Core *core, int64_t id)
 		core->order_mask;
 }
 
+/*
+ * An account's balances get neighbouring buckets: one cache line for both
+ * sides of a market.
+ */
 static inline uint32_t
 BalanceHash(int64_t account, int32_t asset)
 {
-	return CoreHash64((uint64_t) account * 131 + (uint64_t) asset);
+	return CoreHash64((uint64_t) account) + (uint32_t) asset;
 }
 
 static inline int32_t
@@ -231,11 +235,12 @@ extern void LevelDelete(Core *core, int32_t i);
  * Books: inline, since placing, matching and cancelling spend most of
  * their time here.
  */
+/* Neighbouring prices of a book side get neighbouring buckets. */
 static inline uint32_t
 LevelHash(int32_t market, int side, int64_t price)
 {
-	return CoreHash64((uint64_t) price * 4099 +
-					  (uint64_t) market * 2 + (uint64_t) side);
+	return CoreHash64((uint64_t) market * 2 + (uint64_t) side) +
+		(uint32_t) price;
 }
 
 /* True when price a is better than price b on a book side. */

@@ -40,21 +40,21 @@
 #define MAX_ORDERS	(1 << 19)
 #define BOOK_TARGET	50000		/* default open orders to hold the book near */
 #define MID_PRICE	30000		/* 30000 USD in 1 USD ticks */
+#define ACCOUNT_BITS 16			/* enough for NACCOUNTS */
 
 /*
- * The resting orders the benchmark may cancel: ids (with their accounts)
- * of orders that rested, some of which have left the book since, as the
- * gone bitmap says.  They are dropped when picked, and all at once when
+ * The resting orders the benchmark may cancel: ids and accounts (packed in
+ * one word, so that a pick touches one cache line) of orders that rested,
+ * some of which have left the book since, as the gone bitmap says.  They are dropped when picked, and all at once when
  * they are half of the array, so that the sink only sets a bit (a small
  * bitmap, not an index per order id, which would take more cache than the
  * core itself).
  */
 typedef struct Live
 {
-	int64_t    *ids;			/* ids that rested, in no order */
-	int64_t    *accounts;		/* their accounts */
+	uint64_t   *entries;		/* id << ACCOUNT_BITS | account */
 	uint64_t   *gone;			/* bit per order id: left the book */
-	int32_t		n;				/* entries in ids */
+	int32_t		n;				/* how many entries */
 	int32_t		ngone;			/* how many of them are gone */
 	int32_t		open;			/* resting orders */
 	int64_t		placing;		/* id of the order being placed */
@@ -94,6 +94,12 @@ RandRange(int64_t lo, int64_t hi)
 	return lo + (int64_t) (Rand() % (uint64_t) (hi - lo + 1));
 }
 
+static inline int64_t
+LiveId(uint64_t entry)
+{
+	return (int64_t) (entry >> ACCOUNT_BITS);
+}
+
 static inline bool
 LiveGone(const Live *live, int64_t id)
 {
@@ -104,18 +110,17 @@ LiveGone(const Live *live, int64_t id)
 static inline void
 LiveAdd(Live *live, int64_t id, int64_t account)
 {
-	live->accounts[live->n] = account;
-	live->ids[live->n++] = id;
+	live->entries[live->n++] = (uint64_t) id << ACCOUNT_BITS |
+		(uint64_t) account;
 	live->open++;
 }
 
-/* Drop entry i of ids, which must be gone. */
+/* Drop entry i, which must be gone. */
 static inline void
 LiveDrop(Live *live, int32_t i)
 {
 	live->n--;
-	live->ids[i] = live->ids[live->n];
-	live->accounts[i] = live->accounts[live->n];
+	live->entries[i] = live->entries[live->n];
 	live->ngone--;
 }
 
@@ -126,12 +131,8 @@ LiveCompact(Live *live)
 	int32_t		n = 0;
 
 	for (int32_t i = 0; i < live->n; i++)
-		if (!LiveGone(live, live->ids[i]))
-		{
-			live->ids[n] = live->ids[i];
-			live->accounts[n] = live->accounts[i];
-			n++;
-		}
+		if (!LiveGone(live, LiveId(live->entries[i])))
+			live->entries[n++] = live->entries[i];
 	live->n = n;
 	live->ngone = 0;
 }
@@ -200,17 +201,20 @@ Step(Bench *b, uint64_t pick)
 	if (pick >= 80 && pick < 95 && live->open > 0)
 	{
 		int32_t		i;
+		uint64_t	e;
 
 		/* uniform over the resting orders: skip those gone meanwhile */
 		for (;;)
 		{
 			i = (int32_t) (Rand() % (uint64_t) live->n);
-			if (!LiveGone(live, live->ids[i]))
+			e = live->entries[i];
+			if (!LiveGone(live, LiveId(e)))
 				break;
 			LiveDrop(live, i);
 		}
-		rc = CoreCancel(core, live->accounts[i], live->ids[i], &b->sink,
-						&res, &err);
+		rc = CoreCancel(core,
+						(int64_t) (e & ((UINT64_C(1) << ACCOUNT_BITS) - 1)),
+						LiveId(e), &b->sink, &res, &err);
 		LiveDrop(live, i);
 		if (rc != CORE_OK)
 		{
@@ -284,13 +288,18 @@ Step(Bench *b, uint64_t pick)
 __attribute__((noinline)) void
 BenchTimed(Bench *b, int64_t ops)
 {
-	for (int64_t i = 0; i < ops; i++)
+	/* batches of 100, each ended as the engine does: balances written */
+	for (int64_t done = 0; done < ops; done += 100)
 	{
-		if (!Step(b, Rand() % 100))
-			exit(1);
-		b->now++;
-		if (i % 100 == 99)
-			CoreClearDirty(b->core);	/* as the engine does after each batch */
+		int64_t		n = ops - done < 100 ? ops - done : 100;
+
+		for (int64_t i = 0; i < n; i++)
+		{
+			if (!Step(b, Rand() % 100))
+				exit(1);
+			b->now++;
+		}
+		CoreClearDirty(b->core);
 	}
 }
 
@@ -383,10 +392,9 @@ main(int argc, char **argv)
 	/* every order id the run may use, prefill included */
 	max_ids = ops + warm + 2 * (int64_t) book + 2;
 	/* resting plus as many gone, and one more: see LiveCompact */
-	b.live.ids = malloc(sizeof(int64_t) * (2 * MAX_ORDERS + 2));
-	b.live.accounts = malloc(sizeof(int64_t) * (2 * MAX_ORDERS + 2));
+	b.live.entries = malloc(sizeof(uint64_t) * (2 * MAX_ORDERS + 2));
 	b.live.gone = malloc(sizeof(uint64_t) * (size_t) (max_ids / 64 + 1));
-	if (region == NULL || b.live.ids == NULL || b.live.accounts == NULL ||
+	if (region == NULL || b.live.entries == NULL ||
 		b.live.gone == NULL)
 	{
 		fprintf(stderr, "out of memory\n");
@@ -464,8 +472,7 @@ main(int argc, char **argv)
 		   ops, trades, open_orders, levels, repeats, best, best_wall);
 	printf("core-bench: orders_per_s=%.0f ns_per_order=%.1f bytes_per_order=%.0f\n",
 		   ops / best, best * 1e9 / ops, BytesPerOrder(&config));
-	free(b.live.ids);
-	free(b.live.accounts);
+	free(b.live.entries);
 	free(b.live.gone);
 	free(region);
 	return 0;
