@@ -248,7 +248,7 @@ Trade(Core *core, CoreOrder *t, int32_t mi, int64_t lots,
 	int32_t		fee_base = core->fee_balances[m->base];
 	int32_t		fee_quote = core->fee_balances[m->quote];
 
-	memset(&tr, 0, sizeof(tr));
+	/* every field is set below: no memset */
 	tr.id = (*next_trade_id)++;
 	tr.market = t->market;
 	tr.price = lv->price;
@@ -287,12 +287,26 @@ Trade(Core *core, CoreOrder *t, int32_t mi, int64_t lots,
 		core->balances[fee_base].available += buyer_fee;
 		core->balances[fee_quote].available += seller_fee;
 	}
-	BalanceTouch(core, buyer_base);
-	BalanceTouch(core, buyer_quote);
-	BalanceTouch(core, seller_base);
-	BalanceTouch(core, seller_quote);
-	BalanceTouch(core, fee_base);
-	BalanceTouch(core, fee_quote);
+
+	/*
+	 * The taker's and the fee account's balances are dirty from the
+	 * order's first trade on: later trades only add the maker's (same
+	 * order in the dirty list as touching all six every time).
+	 */
+	if (t->filled == 0)
+	{
+		BalanceTouch(core, buyer_base);
+		BalanceTouch(core, buyer_quote);
+		BalanceTouch(core, seller_base);
+		BalanceTouch(core, seller_quote);
+		BalanceTouch(core, fee_base);
+		BalanceTouch(core, fee_quote);
+	}
+	else
+	{
+		BalanceTouch(core, mk->balance[0]);
+		BalanceTouch(core, mk->balance[1]);
+	}
 
 	mk->filled += lots;
 	mk->filled_quote += tr.quote_units;
