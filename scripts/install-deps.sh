@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
 	libpq-dev build-essential python3 python3-psycopg2 libtap-parser-sourcehandler-pgtap-perl
+	patroni python3-etcd etcd-server etcd-client haproxy
 )
 
 missing=()
@@ -21,3 +22,9 @@ echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# Debian starts the packaged etcd on 127.0.0.1:2379, where the local cluster
+# (scripts/cluster.sh) runs its own: disable the service we just installed.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && [ -d /run/systemd/system ]; then
+	$SUDO systemctl disable --now etcd.service >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,1169 @@
+#!/usr/bin/python3
+"""Failover drills for the 3-node Patroni cluster (test/ha/run.sh starts it).
+
+Concurrent traders place, cancel and amend orders through the routing a
+real client uses -- half through the multi-host libpq URL with
+target_session_attrs=read-write, half through HAProxy's primary port --
+while the drills below break the leader.  Every place_order carries a
+unique client_order_id; a request whose outcome is unknown (connection
+lost, a standby's 25006, EX002..EX005, a timeout) is sent again with the
+same client_order_id and parameters until it gets a definitive answer.
+
+Drills, in order:
+  kill-postmaster (x3)  SIGKILL of the leader's postmaster mid-load
+  switchover            patronictl switchover
+  kill-patroni          SIGKILL of Patroni on the leader (PostgreSQL keeps
+                        running); Patroni is started again once a new
+                        leader took over, as a service manager would
+  etcd-down             etcd stopped for longer than ttl, then started
+  freeze-patroni        Patroni on the leader stopped with SIGSTOP while its
+                        PostgreSQL runs on (a zombie primary); SIGCONT once
+                        a new leader took over
+
+After each drill, with new requests paused and every unanswered one
+retried: a new leader took requests; no acknowledged order is lost; no
+(account, client_order_id) is stored twice; exchange.check_invariants() is
+empty on the primary; order_book() equals the open orders; per-asset
+totals equal the deposits; the old leader is a streaming replica again
+(within 60 s of the fault).  etcd-down, kill-postmaster and switchover
+also check that there never were two writable primaries.
+
+Each drill prints one line of figures; the run ends with the RTO summary
+of the SIGKILL trials and "N passed, M failed".  Exit status 0 only if
+every drill passed and the RTO median is at most 10 s.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+import psycopg2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.realpath(os.path.join(HERE, '..', '..'))
+CLUSTER_SH = os.path.join(ROOT, 'scripts', 'cluster.sh')
+NODES = ('node1', 'node2', 'node3')
+
+# SQLSTATEs after which the outcome is unknown: reconnect (the routing
+# finds the current primary) and repeat with the same client_order_id.
+UNKNOWN_CODES = {
+    'EX002',    # engine not running (starting, rebuilding after promotion)
+    'EX003',    # queue full
+    'EX004',    # timeout: may still be carried out
+    'EX005',    # engine stopped, or standby confirmation missing
+    '57014',    # statement_timeout (the client's guard)
+    '25006',    # a standby (demoted under us): nothing done, go elsewhere
+    '53300',    # too many connections
+}
+UNKNOWN_CLASSES = ('08', '57P')     # connection exceptions, shutdowns
+DEFINITIVE_CODES = {'EX001', '55000', '53400'}
+DEFINITIVE_CLASSES = ('22',)
+
+FINAL_STATUSES = {'filled', 'cancelled', 'rejected', 'expired'}
+OPEN_STATUSES = {'open', 'partially_filled'}
+
+ASSETS = [('BTC', 8), ('ETH', 8), ('USDT', 6)]
+# symbol, base, quote, tick, lot, mid price, max lots per order
+MARKETS = [
+    ('BTC-USDT', 'BTC', 'USDT', Decimal('0.01'), Decimal('0.0001'),
+     Decimal('30000'), 500),
+    ('ETH-USDT', 'ETH', 'USDT', Decimal('0.01'), Decimal('0.001'),
+     Decimal('2000'), 1000),
+]
+DEPOSITS = {'BTC': Decimal('0.5'), 'ETH': Decimal('10'),
+            'USDT': Decimal('30000')}
+
+PLACE_SQL = """
+SELECT order_id, status::text, executed_quantity, remaining_quantity
+  FROM exchange.place_order(
+        account_id => %(account)s, market => %(market)s,
+        side => %(side)s::exchange.side, quantity => %(quantity)s::numeric,
+        price => %(price)s::numeric, type => %(type)s::exchange.order_type,
+        time_in_force => %(tif)s::exchange.time_in_force,
+        post_only => %(post_only)s, client_order_id => %(coid)s,
+        stp => %(stp)s::exchange.stp_mode,
+        quote_quantity => %(quote_quantity)s::numeric)
+"""
+CANCEL_SQL = """
+SELECT order_id, status::text, executed_quantity, remaining_quantity
+  FROM exchange.cancel_order(%s, %s)
+"""
+AMEND_SQL = """
+SELECT order_id, status::text, executed_quantity, remaining_quantity
+  FROM exchange.amend_order(%s, %s, %s::numeric)
+"""
+LOG_PROBLEMS = ('PANIC', 'TRAP:', 'cannot rebuild', 'exchange batch of')
+
+T0 = time.monotonic()
+
+
+def now():
+    return time.monotonic()
+
+
+def log(msg):
+    print('[%7.2fs] %s' % (now() - T0, msg), flush=True)
+
+
+def classify(exc):
+    code = getattr(exc, 'pgcode', None)
+    if code is None:
+        return 'unknown'
+    if code in UNKNOWN_CODES or code.startswith(UNKNOWN_CLASSES):
+        return 'unknown'
+    if code in DEFINITIVE_CODES or code.startswith(DEFINITIVE_CLASSES):
+        return 'definitive'
+    return 'unexpected'
+
+
+def short(exc):
+    text = str(exc).strip().splitlines()
+    return (getattr(exc, 'pgcode', None) or 'no-sqlstate') + ': ' + \
+        (text[0] if text else type(exc).__name__)
+
+
+def alive(pid):
+    """The process exists and is not a zombie."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+class Cluster:
+    """The cluster under test: its processes, REST APIs and databases."""
+
+    def __init__(self, state, port_base, rest_base):
+        self.state = state
+        self.port_base = port_base
+        self.rest_base = rest_base
+        self.ports = {n: port_base + i + 1 for i, n in enumerate(NODES)}
+        self.node_of_port = {p: n for n, p in self.ports.items()}
+        self.rest_ports = {n: rest_base + i + 1 for i, n in enumerate(NODES)}
+        self.haproxy_port = port_base
+
+    # -- processes -------------------------------------------------------
+
+    def _pidfile(self, path):
+        try:
+            with open(path) as f:
+                return int(f.readline().strip())
+        except (OSError, ValueError):
+            return None
+
+    def patroni_pid(self, node):
+        return self._pidfile(os.path.join(self.state, 'run', node + '.pid'))
+
+    def postmaster_pid(self, node):
+        return self._pidfile(os.path.join(self.state, node, 'data',
+                                          'postmaster.pid'))
+
+    def cluster_sh(self, *args, timeout=120):
+        env = dict(os.environ, EXCHANGE_STATE=self.state)
+        p = subprocess.run([CLUSTER_SH] + list(args), env=env,
+                           timeout=timeout, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            log('cluster.sh %s failed (%d): %s' % (' '.join(args),
+                                                  p.returncode, p.stdout))
+        return p.returncode == 0
+
+    def patronictl(self, *args, timeout=60):
+        cmd = ['patronictl', '-c', os.path.join(self.state, 'node1',
+                                                'patroni.yml')] + list(args)
+        p = subprocess.run(cmd, timeout=timeout, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        return p.returncode, p.stdout
+
+    # -- REST ------------------------------------------------------------
+
+    def rest(self, node, path, timeout=1.0):
+        """(HTTP status, parsed JSON or None); status 0 when unreachable."""
+        url = 'http://127.0.0.1:%d%s' % (self.rest_ports[node], path)
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                body = r.read()
+                status = r.status
+        except urllib.error.HTTPError as e:
+            body, status = e.read(), e.code
+        except Exception:
+            return 0, None
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, None
+
+    def members(self, avoid=()):
+        """Members as the DCS sees them, asked of a responsive node."""
+        for node in [n for n in NODES if n not in avoid] + list(avoid):
+            status, body = self.rest(node, '/cluster')
+            if status == 200 and body and 'members' in body:
+                return {m['name']: m for m in body['members']}
+        return {}
+
+    def leader(self, avoid=()):
+        for name, m in self.members(avoid).items():
+            if m.get('role') == 'leader' and m.get('state') == 'running':
+                return name
+        return None
+
+    def timings(self):
+        for node in NODES:
+            status, body = self.rest(node, '/config')
+            if status == 200 and body:
+                return body
+        return {}
+
+    # -- SQL -------------------------------------------------------------
+
+    def dsn(self, node=None, app='ha-drill', timeout=2):
+        if node is None:
+            hosts = ','.join('127.0.0.1' for _ in NODES)
+            ports = ','.join(str(self.ports[n]) for n in NODES)
+            extra = ' target_session_attrs=read-write'
+        elif node == 'haproxy':
+            hosts, ports, extra = '127.0.0.1', str(self.haproxy_port), ''
+        else:
+            hosts, ports, extra = '127.0.0.1', str(self.ports[node]), ''
+        return ('host=%s port=%s user=postgres dbname=postgres '
+                'connect_timeout=%d application_name=%s keepalives=1 '
+                'keepalives_idle=2 keepalives_interval=1 keepalives_count=3%s'
+                % (hosts, ports, timeout, app, extra))
+
+    def query(self, node, sql, args=None, timeout=2):
+        """One query on one node (None target: the primary); None on error."""
+        try:
+            conn = psycopg2.connect(self.dsn(node, timeout=timeout),
+                                    options='-c statement_timeout=%d'
+                                    % (timeout * 1000))
+        except psycopg2.Error:
+            return None
+        try:
+            conn.autocommit = True
+            cur = conn.cursor()
+            cur.execute(sql, args)
+            return cur.fetchall()
+        except psycopg2.Error:
+            return None
+        finally:
+            conn.close()
+
+    def replica_ok(self, node, leader):
+        """node streams from leader and Patroni reports it a healthy replica
+        (so it can be made the synchronous standby)."""
+        if node == leader:
+            return False
+        rows = self.query(leader, 'SELECT state, '
+                          'pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) '
+                          'FROM pg_stat_replication WHERE application_name = %s',
+                          (node,))
+        if not rows or rows[0][0] != 'streaming' or rows[0][1] is None \
+                or rows[0][1] > 16 * 1024 * 1024:
+            return False
+        status, _ = self.rest(node, '/replica')
+        return status == 200
+
+    def healthy(self):
+        """A leader, a synchronous standby, and every node a streaming
+        replica of the leader."""
+        members = self.members()
+        leader = [n for n, m in members.items()
+                  if m.get('role') == 'leader' and m.get('state') == 'running']
+        sync = [n for n, m in members.items() if m.get('role') == 'sync_standby']
+        if len(leader) != 1 or not sync or len(members) != len(NODES):
+            return None
+        leader = leader[0]
+        if self.rest(leader, '/primary')[0] != 200:
+            return None
+        if all(self.replica_ok(n, leader) for n in NODES if n != leader):
+            return leader
+        return None
+
+    def wait_healthy(self, seconds):
+        deadline = now() + seconds
+        while now() < deadline:
+            leader = self.healthy()
+            if leader:
+                return leader
+            time.sleep(0.5)
+        return None
+
+    def log_files(self):
+        return [os.path.join(self.state, n, 'pglog', 'postgresql.log')
+                for n in NODES]
+
+
+class Monitor(threading.Thread):
+    """Samples, 4 times a second, which nodes take writes (fresh connection
+    each time: a SIGKILLed postmaster's orphaned backend must not count)."""
+
+    def __init__(self, cluster):
+        super().__init__(name='monitor', daemon=True)
+        self.cluster = cluster
+        self.samples = []           # (time, frozenset of writable nodes)
+        self.quit = threading.Event()
+
+    def run(self):
+        while not self.quit.is_set():
+            t = now()
+            primaries = []
+            for node in NODES:
+                rows = self.cluster.query(node, 'SELECT pg_is_in_recovery()',
+                                          timeout=1)
+                if rows and rows[0][0] is False:
+                    primaries.append(node)
+            self.samples.append((t, frozenset(primaries)))
+            self.quit.wait(max(0.0, 0.25 - (now() - t)))
+
+    def overlaps(self, t_from, t_to):
+        """Seconds during which two or more nodes were writable."""
+        bad = [t for t, p in self.samples if t_from <= t <= t_to and len(p) > 1]
+        if not bad:
+            return 0, None
+        return len(bad), (bad[0], bad[-1])
+
+
+class PlaceRequest:
+    def __init__(self, coid, params):
+        self.coid = coid
+        self.params = params
+        self.state = 'pending'      # pending | acked | refused
+        self.attempts = 0
+        self.unknowns = 0
+        self.order_id = None
+        self.error = None
+        self.created = now()
+        self.acked_at = None
+        self.acked_node = None
+
+
+class Results:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.places = []
+        self.snapshots = []         # (order_id, account, status, executed, what)
+        self.amended = []           # (order_id, account, new_quantity)
+        self.unexpected = []
+        self.counts = {}
+
+    def count(self, key, n=1):
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + n
+
+
+class Trader(threading.Thread):
+    """One client: places (and cancels, amends) orders through its route,
+    and repeats every unanswered place_order with its client_order_id."""
+
+    def __init__(self, tid, route, cluster, accounts, results, load, quit,
+                 seed, rate):
+        super().__init__(name='trader-%d' % tid, daemon=True)
+        self.rate = rate            # new requests per second, at most
+        self.tid = tid
+        self.route = route          # None: multi-host URL; 'haproxy'
+        self.cluster = cluster
+        self.accounts = accounts
+        self.results = results
+        self.load = load
+        self.quit = quit
+        self.rng = random.Random(seed)
+        self.conn = None
+        self.node = None
+        self.seq = 0
+        self.pending = []
+        self.open_orders = {}
+        # set by the trader once it has seen the load paused and has nothing
+        # left to retry; cleared by the drill before it resumes the load
+        self.idle = True
+
+    def ensure_conn(self):
+        if self.conn is not None and self.conn.closed == 0:
+            return True
+        self.drop_conn()
+        try:
+            self.conn = psycopg2.connect(
+                self.cluster.dsn(self.route, 'ha-trader-%d' % self.tid),
+                options='-c statement_timeout=5000')
+            self.conn.autocommit = True
+            cur = self.conn.cursor()
+            cur.execute('SELECT inet_server_port()')
+            self.node = self.cluster.node_of_port.get(cur.fetchone()[0])
+            return True
+        except psycopg2.Error:
+            self.results.count('connect_failures')
+            self.drop_conn()
+            return False
+
+    def drop_conn(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+        self.conn = None
+
+    def run_sql(self, sql, params):
+        try:
+            cur = self.conn.cursor()
+            cur.execute(sql, params)
+            row = cur.fetchone()
+            cur.close()
+            return 'ok', row
+        except psycopg2.Error as e:
+            cls = classify(e)
+            # unknown outcome: a new connection lets the routing pick the
+            # current primary
+            if cls != 'definitive':
+                self.drop_conn()
+            return cls, e
+
+    def new_place(self):
+        rng = self.rng
+        symbol, _b, _q, tick, lot, mid, max_lots = rng.choice(MARKETS)
+        self.seq += 1
+        coid = 'ha%d-%d' % (self.tid, self.seq)
+        side = rng.choice(('buy', 'sell'))
+        lots = rng.randint(1, max_lots)
+        p = {'account': rng.choice(self.accounts), 'market': symbol,
+             'side': side, 'quantity': str(lot * lots), 'price': None,
+             'type': 'limit', 'tif': 'gtc', 'post_only': False,
+             'coid': coid, 'stp': 'cancel_taker', 'quote_quantity': None}
+        r = rng.random()
+        if r < 0.10:
+            p['type'] = 'market'
+            if side == 'buy' and rng.random() < 0.4:
+                p['quantity'] = None
+                p['quote_quantity'] = str((mid * lot * lots).quantize(
+                    Decimal('0.01')))
+        else:
+            offset = Decimal(rng.uniform(-0.01, 0.01))
+            p['price'] = str((mid * (1 + offset)).quantize(tick))
+            p['tif'] = rng.choices(('gtc', 'ioc', 'fok'), (60, 25, 15))[0]
+            if p['tif'] == 'gtc' and rng.random() < 0.15:
+                p['post_only'] = True
+        s = rng.random()
+        if s < 0.1:
+            p['stp'] = 'cancel_maker'
+        elif s < 0.2:
+            p['stp'] = 'cancel_both'
+        return PlaceRequest(coid, p)
+
+    def send_place(self, req):
+        retry = req.attempts > 0
+        req.attempts += 1
+        if retry:
+            self.results.count('retry_attempts')
+        node = self.node
+        cls, out = self.run_sql(PLACE_SQL, req.params)
+        if cls == 'ok':
+            order_id, status, executed, remaining = out
+            req.state = 'acked'
+            req.order_id = order_id
+            req.acked_at = now()
+            req.acked_node = node
+            self.snapshot(order_id, req.params['account'], status, executed,
+                          'place %s%s' % (req.coid, ' (retry)' if retry else ''))
+            if status in OPEN_STATUSES:
+                self.open_orders[order_id] = (req.params['account'],
+                                              req.params['market'],
+                                              executed + remaining, executed)
+            if req in self.pending:
+                self.pending.remove(req)
+            return
+        if cls == 'definitive':
+            req.state = 'refused'
+            req.error = out.pgcode
+            self.results.count('refused_' + out.pgcode)
+            if req in self.pending:
+                self.pending.remove(req)
+            return
+        if cls == 'unexpected':
+            with self.results.lock:
+                self.results.unexpected.append(('place ' + req.coid, short(out)))
+        req.unknowns += 1
+        self.results.count('unknown_' + (getattr(out, 'pgcode', None)
+                                          or 'connection'))
+        if req not in self.pending:
+            self.pending.append(req)
+        time.sleep(0.05)
+
+    def snapshot(self, order_id, account, status, executed, what):
+        with self.results.lock:
+            self.results.snapshots.append((order_id, account, status,
+                                           executed, what))
+        if status not in OPEN_STATUSES:
+            self.open_orders.pop(order_id, None)
+
+    def send_cancel(self):
+        order_id = self.rng.choice(list(self.open_orders))
+        account = self.open_orders[order_id][0]
+        cls, out = self.run_sql(CANCEL_SQL, (account, order_id))
+        self.after_modify('cancel', cls, out, order_id, account)
+
+    def send_amend(self):
+        order_id = self.rng.choice(list(self.open_orders))
+        account, market, qty, executed = self.open_orders[order_id]
+        lot = [m[4] for m in MARKETS if m[0] == market][0]
+        lots_total = int(qty / lot)
+        lots_done = int(executed / lot)
+        if lots_total - lots_done < 2:
+            return self.send_cancel()
+        new_qty = lot * self.rng.randint(lots_done + 1, lots_total - 1)
+        cls, out = self.run_sql(AMEND_SQL, (account, order_id, str(new_qty)))
+        if cls == 'ok':
+            with self.results.lock:
+                self.results.amended.append((order_id, account, new_qty))
+            if out[1] in OPEN_STATUSES:
+                self.open_orders[order_id] = (account, market,
+                                              out[2] + out[3], out[2])
+        self.after_modify('amend', cls, out, order_id, account)
+
+    def after_modify(self, what, cls, out, order_id, account):
+        if cls == 'ok':
+            self.results.count(what + '_acked')
+            self.snapshot(out[0], account, out[1], out[2],
+                          '%s %d' % (what, order_id))
+        elif cls == 'definitive':
+            self.results.count('%s_refused_%s' % (what, out.pgcode))
+            self.open_orders.pop(order_id, None)
+        else:
+            if cls == 'unexpected':
+                with self.results.lock:
+                    self.results.unexpected.append(
+                        ('%s %d' % (what, order_id), short(out)))
+            self.results.count(what + '_unknown')
+            time.sleep(0.05)
+
+    def run(self):
+        try:
+            self.loop()
+        except Exception as e:      # a harness bug: make it visible
+            with self.results.lock:
+                self.results.unexpected.append((self.name, 'exception %r' % e))
+        finally:
+            self.drop_conn()
+
+    def loop(self):
+        pause = 1.0 / self.rate if self.rate else 0
+        while not self.quit.is_set():
+            if not self.pending and not self.load.is_set():
+                self.drop_conn()
+                self.idle = True
+                self.load.wait(0.2)
+                continue
+            if not self.ensure_conn():
+                time.sleep(0.1)
+                continue
+            if self.pending:
+                self.send_place(self.pending[0])
+                continue
+            if pause:
+                time.sleep(pause * self.rng.uniform(0.5, 1.5))
+            r = self.rng.random()
+            if r < 0.10 and self.open_orders:
+                self.send_cancel()
+            elif r < 0.15 and self.open_orders:
+                self.send_amend()
+            else:
+                req = self.new_place()
+                with self.results.lock:
+                    self.results.places.append(req)
+                self.send_place(req)
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.violations = 0
+
+    def check(self, name, problems, limit=10, quiet=True):
+        problems = list(problems)
+        if problems:
+            self.failed += 1
+            self.violations += len(problems)
+            print('  FAIL %s: %d violation(s)' % (name, len(problems)))
+            for p in problems[:limit]:
+                print('      ' + str(p))
+            if len(problems) > limit:
+                print('      ... %d more' % (len(problems) - limit))
+        else:
+            self.passed += 1
+            if not quiet:
+                print('  ok   %s' % name)
+        sys.stdout.flush()
+        return len(problems)
+
+
+def setup(cluster, n_accounts):
+    conn = psycopg2.connect(cluster.dsn(None, 'ha-setup', timeout=5))
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute('SELECT exchange.wait_for_engine(30000)')
+    if not cur.fetchone()[0]:
+        raise RuntimeError('engine did not start')
+    for code, scale in ASSETS:
+        cur.execute('SELECT exchange.create_asset(%s, %s)', (code, scale))
+    for symbol, base, quote, tick, lot, _mid, _ in MARKETS:
+        cur.execute('SELECT exchange.create_market(%s, %s, %s, %s, %s, 10, 20)',
+                    (symbol, base, quote, tick, lot))
+    accounts = []
+    deposited = {code: Decimal(0) for code, _ in ASSETS}
+    for i in range(n_accounts):
+        cur.execute('SELECT exchange.create_account(%s)', ('ha-%d' % i,))
+        account = cur.fetchone()[0]
+        accounts.append(account)
+        for code, amount in DEPOSITS.items():
+            cur.execute('SELECT exchange.deposit(%s, %s, %s, %s)',
+                        (account, code, amount, 'ha-dep-%d-%s' % (account, code)))
+            deposited[code] += amount
+    conn.close()
+    return accounts, deposited
+
+
+class LogScanner:
+    """New PANIC/TRAP/failed-batch lines in the nodes' PostgreSQL logs."""
+
+    def __init__(self, files):
+        self.offsets = {f: 0 for f in files}
+
+    def new_problems(self):
+        problems = []
+        for path in self.offsets:
+            try:
+                with open(path, errors='replace') as f:
+                    f.seek(self.offsets[path])
+                    for line in f:
+                        if any(s in line for s in LOG_PROBLEMS):
+                            problems.append('%s: %s' % (
+                                os.path.basename(os.path.dirname(
+                                    os.path.dirname(path))), line.rstrip()))
+                    self.offsets[path] = f.tell()
+            except OSError:
+                pass
+        return problems
+
+
+def verify(cluster, results, deposited, c):
+    """The committed tables on the primary against everything the traders
+    were told.  Returns (lost, duplicates)."""
+    conn = psycopg2.connect(cluster.dsn(None, 'ha-verify', timeout=3),
+                            options='-c statement_timeout=30000')
+    conn.autocommit = True
+    cur = conn.cursor()
+    for _ in range(50):
+        cur.execute('SELECT queued, open_orders, state '
+                    'FROM exchange.engine_status()')
+        queued, engine_open, state = cur.fetchone()
+        if queued == 0:
+            break
+        time.sleep(0.1)
+
+    conn.set_session(isolation_level='REPEATABLE READ', readonly=True,
+                     autocommit=False)
+    cur = conn.cursor()
+    cur.execute("""SELECT order_id, account_id, market, side::text, type::text,
+                          price, quantity, executed_quantity, status::text,
+                          client_order_id
+                     FROM exchange.orders""")
+    rows = cur.fetchall()
+    by_id = {r[0]: r for r in rows}
+    by_key = {}
+    for r in rows:
+        by_key.setdefault((r[1], r[9]), []).append(r)
+    open_count = sum(1 for r in rows if r[8] in OPEN_STATUSES)
+
+    c.check('every place_order got a definitive answer',
+            ['%s: still unknown after %d attempts' % (p.coid, p.attempts)
+             for p in results.places if p.state == 'pending'])
+
+    lost = []
+    for p in results.places:
+        if p.state != 'acked':
+            continue
+        r = by_id.get(p.order_id)
+        prm = p.params
+        if r is None:
+            lost.append('order %d (%s) acked by %s but missing'
+                        % (p.order_id, p.coid, p.acked_node))
+        elif (r[1], r[9]) != (prm['account'], p.coid):
+            lost.append('order %d: stored account/client id %s/%s, acked %s/%s'
+                        % (p.order_id, r[1], r[9], prm['account'], p.coid))
+        elif (r[2], r[3], r[4]) != (prm['market'], prm['side'], prm['type']) \
+                or (prm['price'] is not None and r[5] != Decimal(prm['price'])):
+            lost.append('order %d (%s): stored %s, requested %s'
+                        % (p.order_id, p.coid, r[2:6], prm))
+    n_lost = len(lost)
+    c.check('no acknowledged order lost', lost)
+
+    dups = ['account %s client_order_id %s: orders %s'
+            % (k[0], k[1], [r[0] for r in v])
+            for k, v in by_key.items() if k[1] is not None and len(v) > 1]
+    n_dups = len(dups)
+    c.check('no duplicate (account_id, client_order_id)', dups)
+
+    placed = {(p.params['account'], p.coid): p for p in results.places}
+    c.check('every stored order was requested', [
+        'order %d: account %s client_order_id %r not requested'
+        % (r[0], r[1], r[9]) for r in rows if (r[1], r[9]) not in placed])
+
+    c.check('refused place_orders left no order', [
+        '%s refused with %s but stored' % (p.coid, p.error)
+        for p in results.places
+        if p.state == 'refused' and (p.params['account'], p.coid) in by_key])
+
+    cur.execute('SELECT invariant, detail FROM exchange.check_invariants()')
+    c.check('exchange.check_invariants() returns no rows',
+            ['%s: %s' % r for r in cur.fetchall()])
+
+    cur.execute('SELECT asset, sum(available + locked), '
+                'min(available), min(locked) FROM exchange.balances GROUP BY asset')
+    totals = {r[0]: r for r in cur.fetchall()}
+    problems = []
+    for code, amount in deposited.items():
+        got = totals.get(code, (code, Decimal(0), 0, 0))
+        if got[1] != amount:
+            problems.append('%s: balances total %s, deposited %s'
+                            % (code, got[1], amount))
+        if got[2] < 0 or got[3] < 0:
+            problems.append('%s: negative balance' % code)
+    c.check('per-asset totals equal the deposits', problems)
+
+    for symbol, *_ in MARKETS:
+        cur.execute('SELECT side::text, price, quantity, order_count '
+                    'FROM exchange.order_book(%s, 1000000)', (symbol,))
+        book = {(r[0], r[1]): (r[2], r[3]) for r in cur.fetchall()}
+        agg = {}
+        for r in rows:
+            if r[2] == symbol and r[8] in OPEN_STATUSES:
+                q, n = agg.get((r[3], r[5]), (Decimal(0), 0))
+                agg[(r[3], r[5])] = (q + r[6] - r[7], n + 1)
+        c.check('order_book(%s) equals the open orders' % symbol, [
+            '%s %s: order_book %s, open orders %s'
+            % (k[0], k[1], book.get(k), agg.get(k))
+            for k in sorted(set(book) | set(agg)) if book.get(k) != agg.get(k)])
+        bids = [k[1] for k in book if k[0] == 'buy']
+        asks = [k[1] for k in book if k[0] == 'sell']
+        if bids and asks and max(bids) >= min(asks):
+            c.check('best bid < best ask on %s' % symbol,
+                    ['best bid %s >= best ask %s' % (max(bids), min(asks))])
+
+    problems = []
+    for order_id, account, status, executed, what in results.snapshots:
+        r = by_id.get(order_id)
+        if r is None:
+            problems.append('%s: order %d told %s, now missing'
+                            % (what, order_id, status))
+        elif r[1] != account:
+            problems.append('%s: order %d of account %s, stored for %s'
+                            % (what, order_id, account, r[1]))
+        elif status in FINAL_STATUSES and (r[8], r[7]) != (status, executed):
+            problems.append('%s: order %d told %s executed %s, now %s %s'
+                            % (what, order_id, status, executed, r[8], r[7]))
+        elif r[7] < executed:
+            problems.append('%s: order %d told executed %s, now %s'
+                            % (what, order_id, executed, r[7]))
+    c.check('acknowledged states kept', problems)
+
+    c.check('amended orders keep at most the amended quantity', [
+        'order %d amended to %s, stored %s' % (o, q, by_id[o][6])
+        if o in by_id else 'amended order %d missing' % o
+        for o, _a, q in results.amended if o not in by_id or by_id[o][6] > q])
+
+    c.check("engine's open orders equal the table's",
+            [] if engine_open == open_count else
+            ['engine_status().open_orders %s, table %d'
+             % (engine_open, open_count)])
+
+    with results.lock:
+        unexpected = list(results.unexpected)
+        results.unexpected.clear()
+    c.check('no unexpected errors', ['%s: %s' % u for u in unexpected])
+    conn.rollback()
+    conn.close()
+    return n_lost, n_dups
+
+
+class Drills:
+    def __init__(self, args, cluster, results, traders, load, monitor,
+                 deposited):
+        self.args = args
+        self.cluster = cluster
+        self.results = results
+        self.traders = traders
+        self.load = load
+        self.monitor = monitor
+        self.deposited = deposited
+        self.logs = LogScanner(cluster.log_files())
+        self.rng = random.Random(args.seed)
+        self.passed = 0
+        self.failed = 0
+        self.rto_sigkill = []
+        self.rejoins = []
+        self.lines = []
+
+    # -- helpers ---------------------------------------------------------
+
+    def first_ack(self, t_from, exclude_node=None):
+        """Time of the first acknowledged place_order sent at or after
+        t_from, answered by a node other than exclude_node."""
+        best = None
+        with self.results.lock:
+            places = list(self.results.places)
+        for p in places:
+            if p.acked_at is None or p.created < t_from:
+                continue
+            if exclude_node is not None and p.acked_node == exclude_node:
+                continue
+            if best is None or p.acked_at < best:
+                best = p.acked_at
+        return best
+
+    def wait_for(self, what, cond, seconds, step=0.1):
+        deadline = now() + seconds
+        while now() < deadline:
+            v = cond()
+            if v:
+                return v
+            time.sleep(step)
+        log('gave up waiting for %s after %.0f s' % (what, seconds))
+        return None
+
+    def wait_new_leader(self, old, seconds):
+        return self.wait_for('a new leader', lambda: (
+            lambda l: l if l and l != old else None)(
+                self.cluster.leader(avoid=(old,))), seconds, 0.2)
+
+    def drain(self, seconds):
+        """Stop new requests and let every trader retry its unanswered ones."""
+        self.load.clear()
+        return self.wait_for('unanswered requests', lambda: all(
+            t.idle for t in self.traders), seconds, 0.2)
+
+    def resume(self):
+        for t in self.traders:
+            t.idle = False
+        self.load.set()
+
+    def acked_between(self, t_from, t_to):
+        with self.results.lock:
+            return sum(1 for p in self.results.places
+                       if p.acked_at is not None and t_from <= p.acked_at <= t_to)
+
+    def longest_gap(self, t_from, t_to):
+        """Longest time without an acknowledged place_order."""
+        with self.results.lock:
+            times = sorted(p.acked_at for p in self.results.places
+                           if p.acked_at is not None
+                           and t_from <= p.acked_at <= t_to)
+        times = [t_from] + times + [t_to]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    # -- one drill -------------------------------------------------------
+
+    def run(self, name, action):
+        c = Checks()
+        fig = {}
+        leader = self.cluster.wait_healthy(90)
+        if not leader:
+            c.check('cluster healthy before the drill', ['no healthy cluster'])
+            return self.report(name, c, fig)
+        t_start = now()
+        self.resume()
+        time.sleep(self.args.load_seconds * self.rng.uniform(0.8, 1.2))
+        log('%s: leader %s, %d place_orders so far' %
+            (name, leader, len(self.results.places)))
+        t_fault = now()
+        fig['old'] = leader
+        ok = action(leader, t_fault, c, fig)
+        if ok:
+            time.sleep(self.args.tail_seconds)
+        t_load_end = now()
+        if not self.drain(60):
+            c.check('unanswered requests resolved within 60 s',
+                    ['%s: %d pending' % (t.name, len(t.pending))
+                     for t in self.traders if t.pending])
+        fig['acked'] = self.acked_between(t_start, now())
+        fig['gap'] = self.longest_gap(t_fault, t_load_end)
+        new_leader = self.cluster.wait_healthy(90)
+        if not new_leader:
+            c.check('cluster healthy again (leader, sync standby, all '
+                    'replicas streaming) within 90 s', ['not healthy'])
+        fig['new'] = new_leader or self.cluster.leader() or '?'
+        lost, dups = verify(self.cluster, self.results, self.deposited, c)
+        fig['lost'], fig['dups'] = lost, dups
+        c.check('PostgreSQL logs free of PANIC/TRAP/failed batches',
+                self.logs.new_problems())
+        return self.report(name, c, fig)
+
+    def report(self, name, c, fig):
+        ok = c.failed == 0
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        parts = ['drill %-16s %s' % (name, 'ok  ' if ok else 'FAIL')]
+        parts.append('leader %s->%s' % (fig.get('old', '?'), fig.get('new', '?')))
+        for key, fmt in (('rto', 'rto=%.2fs'), ('outage', 'outage=%.2fs'),
+                         ('gap', 'no_ack_gap=%.2fs'), ('rejoin', 'rejoin=%.1fs'),
+                         ('rejoin_after_restart', 'rejoin_after_patroni_back=%.1fs'),
+                         ('zombie', 'zombie_writable=%.2fs'),
+                         ('acked', 'acked=%d'), ('lost', 'lost=%d'),
+                         ('dups', 'duplicates=%d')):
+            if key in fig and fig[key] is not None:
+                parts.append(fmt % fig[key])
+        parts.append('violations=%d' % c.violations)
+        line = ' '.join(parts)
+        self.lines.append(line)
+        print(line, flush=True)
+        return ok
+
+    # -- the faults ------------------------------------------------------
+
+    def new_leader_and_ack(self, old, t_fault, c, fig, seconds=45):
+        """Wait for a new leader and its first acknowledged order; RTO."""
+        new = self.wait_new_leader(old, seconds)
+        if not new:
+            c.check('a new leader within %d s' % seconds, ['none'])
+            return None
+        fig['new'] = new
+        t_ack = self.wait_for('the first order on the new primary',
+                              lambda: self.first_ack(t_fault, old), seconds)
+        if not t_ack:
+            c.check('the new primary acknowledges orders', ['none within '
+                                                            '%d s' % seconds])
+            return None
+        fig['rto'] = t_ack - t_fault
+        return new
+
+    def wait_rejoin(self, old, t_from, c, fig, key='rejoin'):
+        def rejoined():
+            leader = self.cluster.leader()
+            return leader and self.cluster.replica_ok(old, leader)
+        if self.wait_for('%s to rejoin' % old, rejoined, self.args.rejoin_bar + 30,
+                         0.25):
+            fig[key] = now() - t_from
+            if key == 'rejoin':
+                self.rejoins.append(fig[key])
+            c.check('old leader a streaming replica within %d s'
+                    % self.args.rejoin_bar,
+                    [] if fig[key] <= self.args.rejoin_bar else
+                    ['%s rejoined after %.1f s' % (old, fig[key])])
+        else:
+            c.check('old leader rejoins as a replica',
+                    ['%s not a streaming replica %d s after the fault'
+                     % (old, self.args.rejoin_bar + 30)])
+
+    def check_single_primary(self, t_from, c):
+        n, span = self.monitor.overlaps(t_from, now())
+        c.check('never two writable primaries', [] if not n else [
+            '%d samples with two writable nodes between %.1f and %.1f s'
+            % (n, span[0] - T0, span[1] - T0)])
+
+    def kill_postmaster(self, old, t_fault, c, fig):
+        pid = self.cluster.postmaster_pid(old)
+        log('SIGKILL postmaster of %s (pid %s)' % (old, pid))
+        if not pid or not alive(pid):
+            c.check('postmaster found', ['no postmaster pid for %s' % old])
+            return False
+        os.kill(pid, signal.SIGKILL)
+        new = self.new_leader_and_ack(old, t_fault, c, fig)
+        if new:
+            self.rto_sigkill.append(fig['rto'])
+        self.wait_rejoin(old, t_fault, c, fig)
+        self.check_single_primary(t_fault, c)
+        return new is not None
+
+    def switchover(self, old, t_fault, c, fig):
+        log('patronictl switchover --leader %s --force' % old)
+        rc, out = self.cluster.patronictl('switchover', '--leader', old,
+                                          '--force')
+        if rc != 0:
+            c.check('patronictl switchover', [out.strip()])
+            return False
+        new = self.new_leader_and_ack(old, t_fault, c, fig)
+        self.wait_rejoin(old, t_fault, c, fig)
+        self.check_single_primary(t_fault, c)
+        return new is not None
+
+    def kill_patroni(self, old, t_fault, c, fig):
+        pid = self.cluster.patroni_pid(old)
+        log('SIGKILL Patroni of %s (pid %s)' % (old, pid))
+        if not pid or not alive(pid):
+            c.check('Patroni found', ['no Patroni pid for %s' % old])
+            return False
+        os.kill(pid, signal.SIGKILL)
+        new = self.new_leader_and_ack(old, t_fault, c, fig)
+        log('starting Patroni on %s again' % old)
+        t_back = now()
+        if not self.cluster.cluster_sh('start-node', old):
+            c.check('Patroni restarts', ['cluster.sh start-node %s failed' % old])
+        self.wait_rejoin(old, t_fault, c, fig)
+        fig['zombie'] = self.writable_after(old, t_fault)
+        if 'rejoin' in fig:
+            fig['rejoin_after_restart'] = fig['rejoin'] - (t_back - t_fault)
+        return new is not None
+
+    def freeze_patroni(self, old, t_fault, c, fig):
+        pid = self.cluster.patroni_pid(old)
+        log('SIGSTOP Patroni of %s (pid %s); its PostgreSQL runs on' % (old, pid))
+        if not pid or not alive(pid):
+            c.check('Patroni found', ['no Patroni pid for %s' % old])
+            return False
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            new = self.new_leader_and_ack(old, t_fault, c, fig)
+            # let the zombie go on taking requests for a while
+            time.sleep(2)
+        finally:
+            log('SIGCONT Patroni of %s' % old)
+            t_back = now()
+            os.kill(pid, signal.SIGCONT)
+        self.wait_rejoin(old, t_fault, c, fig)
+        fig['zombie'] = self.writable_after(old, t_fault)
+        if 'rejoin' in fig:
+            fig['rejoin_after_restart'] = fig['rejoin'] - (t_back - t_fault)
+        return new is not None
+
+    def writable_after(self, old, t_fault):
+        """How long old and the new leader were both writable."""
+        both = [t for t, p in self.monitor.samples
+                if t >= t_fault and old in p and len(p) > 1]
+        return (both[-1] - both[0] + 0.25) if both else 0.0
+
+    def etcd_down(self, old, t_fault, c, fig):
+        down = self.args.etcd_down_seconds
+        log('stopping etcd for %.0f s (ttl %s)' % (down, self.args.ttl))
+        if not self.cluster.cluster_sh('stop-etcd'):
+            c.check('etcd stops', ['cluster.sh stop-etcd failed'])
+            return False
+        time.sleep(down)
+        t_back = now()
+        log('starting etcd')
+        if not self.cluster.cluster_sh('start-etcd'):
+            c.check('etcd starts', ['cluster.sh start-etcd failed'])
+            return False
+        t_ack = self.wait_for('an order after etcd returned',
+                              lambda: self.first_ack(t_back), 60)
+        if not t_ack:
+            c.check('trading resumes after etcd returns', ['no order in 60 s'])
+            return False
+        fig['outage'] = t_ack - t_back
+        fig['new'] = self.cluster.leader()
+        self.check_single_primary(t_fault, c)
+        if fig['new'] != old:
+            self.wait_rejoin(old, t_fault, c, fig)
+        return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--state', required=True)
+    ap.add_argument('--port-base', type=int, required=True)
+    ap.add_argument('--rest-base', type=int, required=True)
+    ap.add_argument('--traders', type=int, default=8)
+    ap.add_argument('--accounts', type=int, default=20)
+    ap.add_argument('--rate', type=float, default=50,
+                    help='new requests per second per trader (0: no limit)')
+    ap.add_argument('--kills', type=int, default=3)
+    ap.add_argument('--load-seconds', type=float, default=3.0)
+    ap.add_argument('--tail-seconds', type=float, default=2.0)
+    ap.add_argument('--rejoin-bar', type=float, default=60.0)
+    ap.add_argument('--rto-bar', type=float, default=10.0)
+    ap.add_argument('--only', default=None,
+                    help='comma-separated drill names to run')
+    ap.add_argument('--seed', type=int, default=None)
+    args = ap.parse_args()
+    if args.seed is None:
+        args.seed = random.randrange(1 << 30)
+    log('seed %d (repeat with --seed %d)' % (args.seed, args.seed))
+    rng = random.Random(args.seed)
+
+    cluster = Cluster(args.state, args.port_base, args.rest_base)
+    if not cluster.wait_healthy(60):
+        print('FAIL cluster not healthy at the start')
+        print('0 passed, 1 failed')
+        return 1
+    timings = cluster.timings()
+    args.ttl = timings.get('ttl')
+    args.etcd_down_seconds = float(args.ttl or 5) + 4
+    timing_text = 'ttl=%s loop_wait=%s retry_timeout=%s ' \
+        'primary_start_timeout=%s synchronous_mode_strict=%s' % tuple(
+            timings.get(k) for k in ('ttl', 'loop_wait', 'retry_timeout',
+                                     'primary_start_timeout',
+                                     'synchronous_mode_strict'))
+    log('Patroni timings: ' + timing_text)
+
+    accounts, deposited = setup(cluster, args.accounts)
+    results = Results()
+    load = threading.Event()
+    quit = threading.Event()
+    traders = [Trader(i, None if i % 2 == 0 else 'haproxy', cluster,
+                      accounts, results, load, quit, rng.randrange(1 << 30),
+                      args.rate)
+               for i in range(args.traders)]
+    for t in traders:
+        t.start()
+    monitor = Monitor(cluster)
+    monitor.start()
+
+    d = Drills(args, cluster, results, traders, load, monitor, deposited)
+    plan = [('kill-postmaster-%d' % (i + 1), d.kill_postmaster)
+            for i in range(args.kills)]
+    plan += [('switchover', d.switchover), ('kill-patroni', d.kill_patroni),
+             ('etcd-down', d.etcd_down), ('freeze-patroni', d.freeze_patroni)]
+    if args.only:
+        wanted = args.only.split(',')
+        plan = [p for p in plan if any(p[0].startswith(w) for w in wanted)]
+    try:
+        for name, action in plan:
+            d.run(name, action)
+    finally:
+        load.clear()
+        quit.set()
+        monitor.quit.set()
+        for t in traders:
+            t.join(10)
+
+    places = results.places
+    log('place_orders: %d sent, %d acked, %d refused, %d needed a retry; %s'
+        % (len(places), sum(1 for p in places if p.state == 'acked'),
+           sum(1 for p in places if p.state == 'refused'),
+           sum(1 for p in places if p.unknowns),
+           ', '.join('%s=%d' % kv for kv in sorted(results.counts.items()))))
+    print('Patroni timings: ' + timing_text)
+    for line in d.lines:
+        print(line)
+    if d.rto_sigkill:
+        rto = sorted(d.rto_sigkill)
+        med = statistics.median(rto)
+        print('RTO over %d postmaster SIGKILL trials: min %.2f s, median '
+              '%.2f s, max %.2f s (bar: median <= %.0f s)'
+              % (len(rto), rto[0], med, rto[-1], args.rto_bar))
+        if med <= args.rto_bar:
+            d.passed += 1
+        else:
+            print('FAIL RTO median %.2f s above %.0f s' % (med, args.rto_bar))
+            d.failed += 1
+    if d.rejoins:
+        print('old leader back as a streaming replica: min %.1f s, max %.1f s '
+              '(bar %.0f s)' % (min(d.rejoins), max(d.rejoins), args.rejoin_bar))
+    print('%d passed, %d failed' % (d.passed, d.failed))
+    return 0 if d.failed == 0 else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
