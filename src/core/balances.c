@@ -23,7 +23,7 @@ CoreAddAccount(Core *core, int64_t account, CoreError *err)
 		return CoreFail(err, CORE_E_CAPACITY,
 						"too many accounts (exchange.max_accounts = %d)",
 						core->config.max_accounts);
-	bucket = CoreHash64((uint64_t) account) & core->account_mask;
+	bucket = AccountBucket(core, account);
 	a = &core->accounts[core->naccounts];
 	a->id = account;
 	a->orders = CORE_NO_INDEX;
@@ -52,7 +52,7 @@ BalanceCreate(Core *core, int64_t account, int32_t asset)
 
 	if (core->nbalances >= core->config.max_balances)
 		return CORE_NO_INDEX;
-	bucket = BalanceHash(account, asset) & core->balance_mask;
+	bucket = BalanceBucket(core, account, asset);
 	i = core->nbalances++;
 	b = &core->balances[i];
 	memset(b, 0, sizeof(*b));

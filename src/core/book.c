@@ -28,7 +28,7 @@ LevelCreate(Core *core, int32_t market, int side, int64_t price)
 	l->market = market;
 	l->side = (uint8_t) side;
 	l->head = l->tail = CORE_NO_INDEX;
-	bucket = LevelHash(market, side, price) & core->level_mask;
+	bucket = LevelBucket(core, market, side, price);
 	l->hnext = core->level_buckets[bucket];
 	core->level_buckets[bucket] = i;
 
@@ -77,9 +77,8 @@ LevelDelete(Core *core, int32_t i)
 {
 	CoreLevel  *l = &core->levels[i];
 	CoreMarket *m = &core->markets[l->market];
-	int32_t    *link = &core->level_buckets[LevelHash(l->market, l->side,
-													   l->price) &
-											core->level_mask];
+	int32_t    *link = &core->level_buckets[LevelBucket(core, l->market,
+														l->side, l->price)];
 
 	while (*link != i)
 		link = &core->levels[*link].hnext;

@@ -31,6 +31,17 @@ CoreOrderBucketCount(int32_t n)
 	return b;
 }
 
+/* log2 of a power of two. */
+static int
+CoreLog2(uint32_t n)
+{
+	int			bits = 0;
+
+	while ((UINT32_C(1) << bits) < n)
+		bits++;
+	return bits;
+}
+
 /* Bytes needed for a core with these capacities. */
 size_t
 CoreSize(const CoreConfig *config)
@@ -70,20 +81,21 @@ CoreInit(void *region, const CoreConfig *config)
 	CARVE(markets, CoreMarket, config->max_markets);
 	CARVE(accounts, CoreAccount, config->max_accounts);
 	core->account_mask = CoreBucketCount(config->max_accounts) - 1;
+	core->account_bits = CoreLog2(core->account_mask + 1);
 	CARVE(account_buckets, int32_t, core->account_mask + 1);
 	CARVE(balances, CoreBalance, config->max_balances);
 	core->balance_mask = CoreBucketCount(config->max_balances) - 1;
+	core->balance_bits = CoreLog2(core->balance_mask + 1);
 	CARVE(balance_buckets, int32_t, core->balance_mask + 1);
 	CARVE(dirty, int32_t, config->max_balances);
 	CARVE(fee_balances, int32_t, config->max_assets);
 	CARVE(orders, CoreOrder, config->max_orders);
 	core->order_mask = CoreOrderBucketCount(config->max_orders) - 1;
-	core->order_shift = 0;
-	while ((UINT32_C(1) << core->order_shift) <= core->order_mask)
-		core->order_shift++;
+	core->order_shift = CoreLog2(core->order_mask + 1);
 	CARVE(order_buckets, int32_t, core->order_mask + 1);
 	CARVE(levels, CoreLevel, config->max_levels);
 	core->level_mask = CoreBucketCount(config->max_levels) - 1;
+	core->level_bits = CoreLog2(core->level_mask + 1);
 	CARVE(level_buckets, int32_t, core->level_mask + 1);
 #undef CARVE
 	CoreReset(core);

@@ -44,11 +44,13 @@ struct Core
 	int32_t		naccounts;
 	int32_t    *account_buckets;
 	uint32_t	account_mask;
+	int			account_bits;	/* log2 of the number of account buckets */
 
 	CoreBalance *balances;
 	int32_t		nbalances;
 	int32_t    *balance_buckets;
 	uint32_t	balance_mask;
+	int			balance_bits;
 	int32_t    *dirty;			/* indexes of dirty balances */
 	int32_t		ndirty;
 	int32_t    *fee_balances;	/* the fee account's balance per asset */
@@ -67,20 +69,23 @@ struct Core
 	int32_t		nlevels;
 	int32_t    *level_buckets;
 	uint32_t	level_mask;
+	int			level_bits;
 };
 
 /* The account that receives every fee. */
 #define CORE_FEE_ACCOUNT	0
 
 /*
- * Multiplicative (Fibonacci) hashing: one multiplication, and the high half
- * of the product folded onto the low half, whose low bits pick the bucket.
+ * Multiplicative (Fibonacci) hashing: the top bits bits of the product (the
+ * lower ones repeat with short periods for consecutive keys).  The high half
+ * of the key is folded in first, so that keys differing only there spread
+ * as well.
  */
 static inline uint32_t
-CoreHash64(uint64_t x)
+CoreHashBits(uint64_t x, int bits)
 {
-	x *= UINT64_C(0x9e3779b97f4a7c15);
-	return (uint32_t) (x >> 32) ^ (uint32_t) (x >> 13);
+	return (uint32_t) (((x ^ (x >> 32)) * UINT64_C(0x9e3779b97f4a7c15)) >>
+					   (64 - bits));
 }
 
 /*
@@ -95,7 +100,8 @@ OrderBucket(const Core *core, int64_t id)
 {
 	uint64_t	x = (uint64_t) id;
 
-	return (uint32_t) (x + CoreHash64(x >> core->order_shift)) &
+	return (uint32_t) (x + CoreHashBits(x >> core->order_shift,
+										core->order_shift)) &
 		core->order_mask;
 }
 
@@ -104,16 +110,22 @@ OrderBucket(const Core *core, int64_t id)
  * sides of a market.
  */
 static inline uint32_t
-BalanceHash(int64_t account, int32_t asset)
+BalanceBucket(const Core *core, int64_t account, int32_t asset)
 {
-	return CoreHash64((uint64_t) account) + (uint32_t) asset;
+	return (CoreHashBits((uint64_t) account, core->balance_bits) +
+			(uint32_t) asset) & core->balance_mask;
+}
+
+static inline uint32_t
+AccountBucket(const Core *core, int64_t account)
+{
+	return CoreHashBits((uint64_t) account, core->account_bits);
 }
 
 static inline int32_t
 AccountFind(const Core *core, int64_t account)
 {
-	int32_t		i = core->account_buckets[CoreHash64((uint64_t) account) &
-										  core->account_mask];
+	int32_t		i = core->account_buckets[AccountBucket(core, account)];
 
 	for (; i != CORE_NO_INDEX; i = core->accounts[i].hnext)
 		if (core->accounts[i].id == account)
@@ -124,8 +136,8 @@ AccountFind(const Core *core, int64_t account)
 static inline int32_t
 BalanceFind(const Core *core, int64_t account, int32_t asset)
 {
-	int32_t		i = core->balance_buckets[BalanceHash(account, asset) &
-										  core->balance_mask];
+	int32_t		i = core->balance_buckets[BalanceBucket(core, account,
+															asset)];
 
 	for (; i != CORE_NO_INDEX; i = core->balances[i].hnext)
 		if (core->balances[i].account == account &&
@@ -237,10 +249,11 @@ extern void LevelDelete(Core *core, int32_t i);
  */
 /* Neighbouring prices of a book side get neighbouring buckets. */
 static inline uint32_t
-LevelHash(int32_t market, int side, int64_t price)
+LevelBucket(const Core *core, int32_t market, int side, int64_t price)
 {
-	return CoreHash64((uint64_t) market * 2 + (uint64_t) side) +
-		(uint32_t) price;
+	return (CoreHashBits((uint64_t) market * 2 + (uint64_t) side,
+						 core->level_bits) + (uint32_t) price) &
+		core->level_mask;
 }
 
 /* True when price a is better than price b on a book side. */
@@ -253,8 +266,8 @@ PriceBetter(int side, int64_t a, int64_t b)
 static inline int32_t
 LevelFind(const Core *core, int32_t market, int side, int64_t price)
 {
-	int32_t		i = core->level_buckets[LevelHash(market, side, price) &
-										core->level_mask];
+	int32_t		i = core->level_buckets[LevelBucket(core, market, side,
+														price)];
 
 	for (; i != CORE_NO_INDEX; i = core->levels[i].hnext)
 	{
