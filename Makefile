@@ -24,11 +24,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps run stop status test regress core-test pgtap crash-test bench
+.PHONY: deps run stop status test regress core-test pgtap crash-test ha-test bench
 
 ifeq ($(wildcard $(PGXS)),)
 # No postgresql-server-dev-15 yet: install the dependencies, then go on.
-all install run stop status test regress core-test pgtap crash-test bench:
+all install run stop status test regress core-test pgtap crash-test ha-test bench:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -41,13 +41,14 @@ $(OBJS): $(wildcard src/*.h src/core/*.h)
 deps:
 	scripts/install-deps.sh
 
-# Set up and run: a local server with the exchange and demo markets.
+# Set up and run: a local 3-node Patroni cluster (etcd, HAProxy) with the
+# exchange and demo markets; stop it; show it.
 run: deps all install
-	scripts/run-local.sh start
+	scripts/cluster.sh start
 stop:
-	scripts/run-local.sh stop
+	scripts/cluster.sh stop
 status:
-	scripts/run-local.sh status
+	scripts/cluster.sh status
 
 # Every test.  Each suite starts and stops its own servers.
 test: deps all install
@@ -55,6 +56,7 @@ test: deps all install
 	$(MAKE) regress
 	$(MAKE) pgtap
 	$(MAKE) crash-test
+	$(MAKE) ha-test
 	@echo "all test suites passed"
 
 regress: all install
@@ -63,6 +65,8 @@ pgtap: all install
 	bash test/pgtap/run.sh
 crash-test: all install
 	bash test/crash/run.sh
+ha-test: all install
+	bash test/ha/run.sh
 bench: all install
 	bash test/bench/run.sh
 endif

@@ -41,22 +41,22 @@ SELECT CASE
          WHEN EXISTS (SELECT FROM exchange.role_change
                        WHERE node = :'node' AND changed_at = :'at') THEN 'done'
          WHEN NOT exchange.wait_for_engine(5000) THEN 'engine not ready'
-         ELSE 'done ' || exchange.record_role_change(:'node', :'old', :'new',
-                             :'cluster', :'detail', :'at')
+         ELSE 'done (change_id ' || exchange.record_role_change(:'node', :'old',
+                             :'new', :'cluster', :'detail', :'at') || ')'
        END
 SQL
 		)
 		case "$r" in
 		standby)
-			echo "$(date -u +%FT%T.%3NZ) $NODE: demoted before its promotion was recorded in exchange.role_change"
+			echo "$(date -u +%FT%T.%3NZ) $NODE: demoted again before its change of $at was recorded in exchange.role_change"
 			exit 0 ;;
 		done*)
-			echo "$(date -u +%FT%T.%3NZ) $NODE: $old -> $new recorded in exchange.role_change${r#done}"
+			echo "$(date -u +%FT%T.%3NZ) $NODE: change of $at ($old -> $new) recorded in exchange.role_change${r#done}"
 			exit 0 ;;
 		esac
 		sleep 2
 	done
-	echo "$(date -u +%FT%T.%3NZ) $NODE: could not record $old -> $new in exchange.role_change: ${r:-no answer}"
+	echo "$(date -u +%FT%T.%3NZ) $NODE: could not record the change of $at ($old -> $new) in exchange.role_change: ${r:-no answer}"
 	exit 0
 fi
 

@@ -798,8 +798,9 @@ def verify(cluster, results, deposited, c):
 
 class Drills:
     def __init__(self, args, cluster, results, traders, load, monitor,
-                 deposited):
+                 accounts, deposited):
         self.args = args
+        self.accounts = accounts
         self.cluster = cluster
         self.results = results
         self.traders = traders
@@ -920,6 +921,7 @@ class Drills:
                          ('gap', 'no_ack_gap=%.2fs'), ('rejoin', 'rejoin=%.1fs'),
                          ('rejoin_after_restart', 'rejoin_after_patroni_back=%.1fs'),
                          ('zombie', 'zombie_writable=%.2fs'),
+                         ('client_retried', 'example_client_retried=%d'),
                          ('acked', 'acked=%d'), ('lost', 'lost=%d'),
                          ('dups', 'duplicates=%d')):
             if key in fig and fig[key] is not None:
@@ -987,16 +989,62 @@ class Drills:
         return new is not None
 
     def switchover(self, old, t_fault, c, fig):
+        # test/ha/client.py, the documented example, runs through it too
+        client = self.start_example_client()
         log('patronictl switchover --leader %s --force' % old)
         rc, out = self.cluster.patronictl('switchover', '--leader', old,
                                           '--force')
         if rc != 0:
             c.check('patronictl switchover', [out.strip()])
-            return False
         new = self.new_leader_and_ack(old, t_fault, c, fig)
         self.wait_rejoin(old, t_fault, c, fig)
         self.check_single_primary(t_fault, c)
-        return new is not None
+        self.collect_example_client(client, c, fig)
+        return rc == 0 and new is not None
+
+    def start_example_client(self):
+        cmd = [sys.executable, os.path.join(HERE, 'client.py'), '--json',
+               '--url', 'postgresql://postgres@%s/postgres'
+               '?target_session_attrs=read-write' % ','.join(
+                   '127.0.0.1:%d' % self.cluster.ports[n] for n in NODES),
+               '--account', str(self.accounts[0]), '--market', 'BTC-USDT',
+               '--side', 'buy', '--quantity', '0.0001', '--price', '29000',
+               '--orders', '40', '--interval', '0.1', '--prefix',
+               'example-client', '--give-up', '45']
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+    def collect_example_client(self, proc, c, fig):
+        """The example client's orders join the traders' in the checks."""
+        try:
+            out, _ = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        problems = [] if proc.returncode == 0 else \
+            ['test/ha/client.py exited with %s' % proc.returncode]
+        retried = 0
+        for line in out.splitlines():
+            try:
+                o = json.loads(line)
+            except ValueError:
+                problems.append('client.py said: %s' % line)
+                continue
+            prm = dict(o['params'], type='limit')
+            req = PlaceRequest(o['coid'], prm)
+            req.attempts = o['attempts']
+            req.unknowns = len(o['retried_after'])
+            retried += req.unknowns > 0
+            if o['outcome'] == 'placed':
+                req.state, req.order_id = 'acked', o['order_id']
+            elif o['outcome'] == 'refused':
+                req.state, req.error = 'refused', 'client'
+            else:
+                problems.append('%s: no definitive answer' % o['coid'])
+            with self.results.lock:
+                self.results.places.append(req)
+        c.check('example client (test/ha/client.py) through the switchover',
+                problems)
+        fig['client_retried'] = retried
 
     def kill_patroni(self, old, t_fault, c, fig):
         pid = self.cluster.patroni_pid(old)
@@ -1068,6 +1116,47 @@ class Drills:
         return True
 
 
+def check_role_changes(cluster, c, seconds=60):
+    """Every promotion the Patroni callbacks logged is a row of
+    exchange.role_change on the primary (unless the node was demoted again
+    before its row could be written), and the hook ran for each."""
+    log_path = os.path.join(cluster.state, 'role-changes.log')
+    hook_path = os.path.join(cluster.state, 'hook-calls.log')
+    deadline = now() + seconds
+    while True:
+        promotions, skipped, changes = set(), set(), 0
+        with open(log_path) as f:
+            for line in f:
+                w = line.split()
+                if len(w) >= 6 and w[2] in ('on_start:', 'on_role_change:') \
+                        and w[3] != w[5]:
+                    changes += 1
+                    if w[5] == 'primary':
+                        promotions.add((w[1], w[0]))
+                elif 'demoted again before its change of' in line:
+                    skipped.add((w[1].rstrip(':'), w[8]))
+        rows = cluster.query(None, "SELECT node, to_char(changed_at AT TIME "
+                             "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+                             "FROM exchange.role_change", timeout=5) or []
+        missing = sorted(promotions - skipped - set(rows))
+        try:
+            with open(hook_path) as f:
+                hooks = sum(1 for _ in f)
+        except OSError:
+            hooks = 0
+        if (not missing and hooks >= changes) or now() > deadline:
+            break
+        time.sleep(1)
+    print('role changes: %d logged, %d promotions, %d rows in '
+          'exchange.role_change, %d hook runs' % (changes, len(promotions),
+                                                  len(rows), hooks))
+    c.check('every promotion recorded in exchange.role_change',
+            ['%s became primary at %s: no row' % m for m in missing])
+    c.check('the role-change hook ran for every change',
+            [] if hooks >= changes else
+            ['%d changes, %d hook runs' % (changes, hooks)])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -1120,7 +1209,8 @@ def main():
     monitor = Monitor(cluster)
     monitor.start()
 
-    d = Drills(args, cluster, results, traders, load, monitor, deposited)
+    d = Drills(args, cluster, results, traders, load, monitor, accounts,
+               deposited)
     plan = [('kill-postmaster-%d' % (i + 1), d.kill_postmaster)
             for i in range(args.kills)]
     plan += [('switchover', d.switchover), ('kill-patroni', d.kill_patroni),
@@ -1137,6 +1227,11 @@ def main():
         monitor.quit.set()
         for t in traders:
             t.join(10)
+
+    c = Checks()
+    check_role_changes(cluster, c)
+    d.passed += c.failed == 0
+    d.failed += c.failed != 0
 
     places = results.places
     log('place_orders: %d sent, %d acked, %d refused, %d needed a retry; %s'

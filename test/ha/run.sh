@@ -35,6 +35,8 @@ done
 STATE=$(mktemp -d /tmp/exchange-ha.XXXXXX) || exit 2
 chmod 755 "$STATE"
 export EXCHANGE_STATE=$STATE
+# the role-change hook (README): drills.py checks it ran for every change
+echo "echo >> $STATE/hook-calls.log" > "$STATE/role-change-hook"
 
 status=1
 cleanup() {
