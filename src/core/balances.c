@@ -57,7 +57,7 @@ BalanceCreate(Core *core, int64_t account, int32_t asset)
 	b = &core->balances[i];
 	memset(b, 0, sizeof(*b));
 	b->account = account;
-	b->asset = asset;
+	b->asset = (uint16_t) asset;
 	b->is_new = true;
 	b->hnext = core->balance_buckets[bucket];
 	core->balance_buckets[bucket] = i;

@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CORE_ALIGN(x)	(((x) + 15) & ~((size_t) 15))
+/* Arrays start on cache lines, whatever the region's alignment. */
+#define CORE_CACHE_LINE	64
+#define CORE_ALIGN(x)	(((x) + CORE_CACHE_LINE - 1) & \
+						 ~((size_t) CORE_CACHE_LINE - 1))
 
 /* Smallest power of two >= 2n, for hash bucket arrays. */
 static uint32_t
@@ -46,7 +49,7 @@ CoreLog2(uint32_t n)
 size_t
 CoreSize(const CoreConfig *config)
 {
-	size_t		size = CORE_ALIGN(sizeof(Core));
+	size_t		size = CORE_ALIGN(sizeof(Core)) + CORE_CACHE_LINE;
 
 	size += CORE_ALIGN(sizeof(CoreAsset) * config->max_assets);
 	size += CORE_ALIGN(sizeof(CoreMarket) * config->max_markets);
@@ -73,7 +76,7 @@ CoreInit(void *region, const CoreConfig *config)
 
 	memset(core, 0, sizeof(Core));
 	core->config = *config;
-	p += CORE_ALIGN(sizeof(Core));
+	p = (char *) CORE_ALIGN((uintptr_t) (p + sizeof(Core)));
 #define CARVE(field, type, count) \
 	do { core->field = (type *) p; \
 		 p += CORE_ALIGN(sizeof(type) * (size_t) (count)); } while (0)
@@ -217,7 +220,8 @@ CoreAddAsset(Core *core, int32_t id, const char *code, int scale,
 	if (CoreFindAsset(core, code) != CORE_NO_INDEX)
 		return CoreFail(err, CORE_E_DUPLICATE,
 						"asset \"%s\" already exists", code);
-	if (core->nassets >= core->config.max_assets)
+	if (core->nassets >= core->config.max_assets ||
+		core->nassets >= CORE_MAX_ASSETS)
 		return CoreFail(err, CORE_E_CAPACITY,
 						"too many assets (exchange.max_assets = %d)",
 						core->config.max_assets);

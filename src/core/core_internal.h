@@ -20,13 +20,20 @@ typedef struct CoreAccount
 	int32_t		orders;			/* newest resting order, or CORE_NO_INDEX */
 } CoreAccount;
 
+/* Asset indexes of balances are 16 bits, so that a balance is 32 bytes. */
+#define CORE_MAX_ASSETS		65536
+
+/*
+ * 32 bytes, in a 64-byte aligned array: an account's balances created one
+ * after the other (base and quote of a market) share a cache line.
+ */
 typedef struct CoreBalance
 {
 	int64_t		account;
 	int64_t		available;
 	int64_t		locked;
-	int32_t		asset;
 	int32_t		hnext;
+	uint16_t	asset;
 	bool		dirty;
 	bool		is_new;			/* not yet written back */
 } CoreBalance;
