@@ -118,6 +118,7 @@ CoreReset(Core *core)
 	core->ndirty = 0;
 	core->norders = 0;
 	core->ngtd = 0;
+	core->gtd_next = INT64_MAX;
 	core->max_order_id = 0;
 	core->nlevels = 0;
 	memset(core->account_buckets, 0xff,

@@ -70,6 +70,7 @@ struct Core
 	int			order_shift;	/* log2 of the number of order buckets */
 	int64_t		max_order_id;	/* largest id that ever rested */
 	int32_t		ngtd;			/* resting orders with an expiry */
+	int64_t		gtd_next;		/* none of them expires before this */
 
 	CoreLevel  *levels;
 	int32_t		level_free;
@@ -83,10 +84,11 @@ struct Core
 #define CORE_FEE_ACCOUNT	0
 
 /*
- * Multiplicative (Fibonacci) hashing: the top bits bits of the product (the
- * lower ones repeat with short periods for consecutive keys).  The high half
- * of the key is folded in first, so that keys differing only there spread
- * as well.
+ * A bucket number of the given number of bits: multiplicative (Fibonacci)
+ * hashing, as Linux's hash_64.  It takes the top bits of the product, since
+ * the lower ones repeat with short periods for consecutive keys.  The high
+ * half of the key is folded in first, so that keys differing only there
+ * spread as well.
  */
 static inline uint32_t
 CoreHashBits(uint64_t x, int bits)
@@ -251,9 +253,10 @@ extern int32_t LevelCreate(Core *core, int32_t market, int side,
 extern void LevelDelete(Core *core, int32_t i);
 
 /*
- * Books: inline, since placing, matching and cancelling spend most of
- * their time here.
+ * Books, inline: placing, matching and cancelling spend most of their time
+ * here.
  */
+
 /* Neighbouring prices of a book side get neighbouring buckets. */
 static inline uint32_t
 LevelBucket(const Core *core, int32_t market, int side, int64_t price)
@@ -336,7 +339,11 @@ OrderRest(Core *core, int32_t index, int32_t level)
 	core->accounts[acct].orders = index;
 
 	if (o->expire_at != 0)
+	{
 		core->ngtd++;
+		if (o->expire_at < core->gtd_next)
+			core->gtd_next = o->expire_at;
+	}
 	core->norders++;
 }
 

@@ -686,20 +686,29 @@ int32_t
 CoreExpire(Core *core, int64_t now, int32_t max, const CoreSink *sink)
 {
 	int32_t		n = 0;
+	int32_t		i;
+	int64_t		next = INT64_MAX;
 
-	if (core->ngtd == 0)
+	/* the whole pool is scanned only when some order may be due */
+	if (core->ngtd == 0 || now < core->gtd_next)
 		return 0;
-	for (int32_t i = 0; i < core->config.max_orders && n < max; i++)
+	for (i = 0; i < core->config.max_orders && n < max; i++)
 	{
 		CoreOrder  *o = &core->orders[i];
 
-		if (o->status != CORE_SLOT_FREE && o->expire_at != 0 &&
-			o->expire_at <= now)
+		if (o->status == CORE_SLOT_FREE || o->expire_at == 0)
+			continue;
+		if (o->expire_at <= now)
 		{
 			CloseResting(core, i, CORE_EXPIRED, sink, NULL);
 			n++;
 		}
+		else if (o->expire_at < next)
+			next = o->expire_at;
 	}
+	/* a complete scan knows the next expiry exactly */
+	if (i == core->config.max_orders)
+		core->gtd_next = next;
 	return n;
 }
 
