@@ -235,11 +235,12 @@ PriceCrosses(int taker_side, int64_t limit, int64_t level_price)
 	return level_price >= limit;
 }
 
+/* Errors are rare: cold, so that the compiler lays their paths out of line. */
 extern CoreErrorCode CoreFail(CoreError *err, CoreErrorCode code,
 							  const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
+			__attribute__((format(printf, 3, 4), cold));
 extern void CoreFailDetail(CoreError *err, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
+			__attribute__((format(printf, 2, 3), cold));
 
 /* balances.c */
 extern int32_t BalanceEnsure(Core *core, int64_t account, int32_t asset);
