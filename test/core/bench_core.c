@@ -11,9 +11,15 @@
  * book however long the run (a book that grows during the run makes the
  * figures depend on its length).
  *
- * Only the core is measured: no I/O and no allocation inside the timed
- * loop, and the harness keeps what it needs to cancel (id and account of
- * every resting order) in its own arrays rather than asking the core.
+ * The accounts (1,000) trade at random; every 100 operations the changed
+ * balances are read out and cleared, as the engine does after a batch.
+ * The resulting book: about 80 levels, 0.69 trades per operation, 2
+ * balance rows written back per operation.
+ *
+ * Only the core is measured as far as possible: no I/O and no allocation
+ * inside the timed loop, and the harness keeps what it needs to cancel (id
+ * and account of every resting order) in its own arrays rather than asking
+ * the core.  The harness still costs about a fifth of the instructions.
  *
  * Each of the repeats runs the very same operations on a fresh core and the
  * fastest is reported, timed by the CPU time the process used, so that
@@ -45,12 +51,12 @@
 /*
  * The resting orders the benchmark may cancel: ids and accounts (packed in
  * one word, so that a pick touches one cache line) of orders that rested,
- * some of which have left the book since, as the gone bitmap says.  They are dropped when picked, and all at once when
- * they are half of the array, so that the sink only sets a bit (a small
- * bitmap, not an index per order id, which would take more cache than the
- * core itself).  The next cancel's first pick is drawn in advance and
- * loaded while other operations run: the harness's own cache misses are
- * not the core's.
+ * some of which have left the book since, as the gone bitmap says.  Those
+ * are dropped when picked, and all at once when they are half of the
+ * array, so that the sink only sets a bit (a small bitmap, not an index
+ * per order id, which would take more cache than the core itself).  The
+ * next cancel's first pick is drawn in advance and loaded while other
+ * operations run: the harness's own cache misses are not the core's.
  */
 typedef struct Live
 {

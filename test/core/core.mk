@@ -9,7 +9,7 @@
 # Paths are relative to the repository root, where make runs.
 #
 # CORE_RANDOM_ARGS = "seed ops" for the randomized test (default 1 200000);
-# CORE_BENCH_ARGS = "operations [seed [repeats]]" for the benchmark,
+# CORE_BENCH_ARGS = "operations [seed [repeats [book]]]" for the benchmark,
 # CORE_CALLGRIND_OPS = operations of its callgrind run (default 200000).
 
 # Included from another makefile: keep its default goal, not core-test.
