@@ -48,13 +48,18 @@ SQL
 		)
 		case "$r" in
 		standby)
-			echo "$(date -u +%FT%T.%3NZ) $NODE: demoted again before its change of $at was recorded in exchange.role_change"
-			exit 0 ;;
+			# Patroni calls on_role_change as soon as it has asked for the
+			# promotion: still in recovery is normal for a moment.  A later
+			# callback that changed the role means the node was demoted.
+			if [ "$(cat "$NODE_DIR/role" 2>/dev/null)" != primary ]; then
+				echo "$(date -u +%FT%T.%3NZ) $NODE: demoted again before its change of $at was recorded in exchange.role_change"
+				exit 0
+			fi ;;
 		done*)
 			echo "$(date -u +%FT%T.%3NZ) $NODE: change of $at ($old -> $new) recorded in exchange.role_change${r#done}"
 			exit 0 ;;
 		esac
-		sleep 2
+		sleep 1
 	done
 	echo "$(date -u +%FT%T.%3NZ) $NODE: could not record the change of $at ($old -> $new) in exchange.role_change: ${r:-no answer}"
 	exit 0
