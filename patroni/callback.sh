@@ -29,13 +29,13 @@ conf=$1 action=$2
 
 # Background part, started below as "callback.sh NODE_CONF record ...".
 if [ "$action" = record ]; then
-	old=$3 new=$4 cluster=$5 at=$6
+	old=$3 new=$4 cluster=$5 at=$6 event=$7
 	deadline=$((SECONDS + ${RECORD_SECONDS:-180}))
 	while [ $SECONDS -lt $deadline ]; do
 		r=$(timeout 20 psql -XAtq -v ON_ERROR_STOP=1 \
 			"postgresql://postgres@127.0.0.1:$PGPORT/postgres?connect_timeout=3&application_name=patroni-callback" \
 			-v node="$NODE" -v old="$old" -v new="$new" -v cluster="$cluster" \
-			-v at="$at" -v detail="patroni on_role_change, $old -> $new" 2>&1 <<'SQL'
+			-v at="$at" -v detail="patroni $event, $old -> $new" 2>&1 <<'SQL'
 SELECT CASE
          WHEN pg_is_in_recovery() THEN 'standby'
          WHEN EXISTS (SELECT FROM exchange.role_change
@@ -79,7 +79,7 @@ echo "$at $NODE $action: $old -> $new (cluster $cluster)" >> "$LOG"
 [ "$old" = "$new" ] && exit 0
 
 if [ "$new" = primary ]; then
-	setsid "$0" "$conf" record "$old" "$new" "$cluster" "$at" \
+	setsid "$0" "$conf" record "$old" "$new" "$cluster" "$at" "$action" \
 		</dev/null >>"$LOG" 2>&1 &
 fi
 
