@@ -328,7 +328,7 @@ class Monitor(threading.Thread):
             self.quit.wait(max(0.0, 0.25 - (now() - t)))
 
     def overlaps(self, t_from, t_to):
-        """Seconds during which two or more nodes were writable."""
+        """(samples with two or more writable nodes, (first, last) of them)."""
         bad = [t for t, p in self.samples if t_from <= t <= t_to and len(p) > 1]
         if not bad:
             return 0, None
