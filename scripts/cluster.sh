@@ -95,6 +95,7 @@ launch() {
 stop_pid() {
 	local name=$1 pid=$2 sig=$3 secs=$4
 	alive "$pid" || return 0
+	kill -CONT "$pid" 2>/dev/null	# a stopped process would not act on sig
 	kill -"$sig" "$pid" 2>/dev/null || return 0
 	wait_gone "$pid" "$secs" && return 0
 	say "$name (pid $pid) still running after ${secs}s: SIGKILL"
@@ -286,6 +287,7 @@ stop() {
 	for node in "${others[@]}" ${leader:-}; do
 		pid=$(pid_of "$node")
 		if alive "$pid"; then
+			kill -CONT "$pid" 2>/dev/null || true
 			kill -TERM "$pid" 2>/dev/null || true
 			wait_gone "$pid" 60 || stop_pid "patroni $node" "$pid" KILL 5
 		fi
