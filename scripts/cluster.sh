@@ -53,14 +53,38 @@ rest_port() { echo $((REST_BASE + $(node_index "$1"))); }
 
 # alive PID: the process exists and is not a zombie
 alive() {
-	local state
+	local stat
 	[ -n "${1:-}" ] || return 1
-	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$state" ] && [ "$state" != Z ]
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ -n "$stat" ] && [ "${stat%% *}" != Z ]
 }
-pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
+
+# pid_of NAME: the PID recorded in run/NAME.pid, if that process is still
+# the one started for this state directory (its command line names it)
+pid_of() {
+	local pid marker
+	pid=$(cat "$RUN/$1.pid" 2>/dev/null) || return 0
+	case $1 in
+	etcd) marker=$STATE/etcd ;;
+	haproxy) marker=$STATE/haproxy.cfg ;;
+	*) marker=$STATE/$1/patroni.yml ;;
+	esac
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" &&
+		echo "$pid"
+	return 0
+}
 running() { alive "$(pid_of "$1")"; }
-postmaster_pid() { head -n 1 "$STATE/$1/data/postmaster.pid" 2>/dev/null || true; }
+
+# postmaster_pid DATADIR: from postmaster.pid, if that process still runs
+# in DATADIR (a stale file must not make us signal another process)
+postmaster_pid() {
+	local pid
+	pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null) || return 0
+	[ -n "$pid" ] && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = \
+		"$(realpath "$1" 2>/dev/null)" ] && echo "$pid"
+	return 0
+}
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -206,7 +230,7 @@ start_haproxy() {
 start_node() {
 	local node=$1
 	running "$node" && return 0
-	if ! alive "$(postmaster_pid "$node")"; then
+	if ! alive "$(postmaster_pid "$STATE/$node/data")"; then
 		port_busy "$(pg_port "$node")" &&
 			die "port $(pg_port "$node") is taken by another program"
 	fi
@@ -247,7 +271,7 @@ wait_ready() {
 
 # stop_legacy: make run used to start one server in $STATE/data
 stop_legacy() {
-	if alive "$(head -n 1 "$STATE/data/postmaster.pid" 2>/dev/null)"; then
+	if alive "$(postmaster_pid "$STATE/data")"; then
 		say "stopping the single server of an earlier make run ($STATE/data)"
 		pg_stop "$STATE"
 	fi
@@ -294,7 +318,7 @@ stop() {
 	done
 	# a PostgreSQL that outlived its Patroni
 	for node in "${NODES[@]}"; do
-		stop_pid "postgres $node" "$(postmaster_pid "$node")" INT 60
+		stop_pid "postgres $node" "$(postmaster_pid "$STATE/$node/data")" INT 60
 	done
 	stop_pid haproxy "$(pid_of haproxy)" TERM 10
 	stop_etcd
@@ -303,6 +327,9 @@ stop() {
 	for sup in "$RUN"/*.supervisor; do
 		[ -e "$sup" ] || continue
 		pid=$(cat "$sup" 2>/dev/null || true)
+		# ours only if its command line names this run directory
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RUN/" ||
+			continue
 		wait_gone "$pid" 3 && continue
 		for child in $(pgrep -P "$pid" || true); do
 			stop_pid "child $child of supervisor $pid" "$child" TERM 5
