@@ -192,10 +192,17 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 
 	if (edata == NULL)
 	{
+		/*
+		 * Every answer, an error or a repeat that wrote nothing too, may
+		 * rest on state from earlier batches that are not durable yet: the
+		 * caller waits for all WAL written so far (which covers this batch's
+		 * commit), not just for this batch's own commit record.
+		 */
+		XLogRecPtr	lsn = GetXLogInsertRecPtr();
+
 		for (int i = 0; i < n; i++)
 		{
-			/* also answers that read earlier, maybe not yet durable, batches */
-			resps[i].commit_lsn = XactLastCommitEnd;
+			resps[i].commit_lsn = lsn;
 			resps[i].durability = durability;
 			MailboxReply(&reqs[i], &resps[i]);
 		}
@@ -223,6 +230,8 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 		ResponseError(&resp, edata->sqlerrcode,
 					  edata->message ? edata->message : "request failed",
 					  edata->detail);
+		resp.commit_lsn = GetXLogInsertRecPtr();
+		resp.durability = durability;
 		MailboxReply(&reqs[0], &resp);
 		inflight_n = 0;
 	}

@@ -191,9 +191,13 @@ RequestSubmitMany(Request *reqs, Response *resps, int n)
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	/* one wait covers every answer: WAL is flushed in order */
+	/*
+	 * One wait covers every answer (WAL is flushed in order); errors too,
+	 * since "insufficient funds" or "order is cancelled" describe state that
+	 * must not be reported before it is durable.
+	 */
 	for (int i = 0; i < n; i++)
-		if (resps[i].sqlstate == 0 && resps[i].commit_lsn > lsn)
+		if (resps[i].commit_lsn > lsn)
 		{
 			lsn = resps[i].commit_lsn;
 			durability = resps[i].durability;
