@@ -99,7 +99,17 @@ EngineReload(void)
 	RebuildCore(Exchange->core);
 	SPI_finish();
 	PopActiveSnapshot();
+
+	/*
+	 * Write a commit record: it follows every record the books were loaded
+	 * from, some perhaps committed by a previous engine and not yet
+	 * durable, so answers wait at least for it (see EngineRunBatch).
+	 */
+	(void) GetTopTransactionId();
+	durability = synchronous_commit;
+	synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
 	CommitTransactionCommand();
+	synchronous_commit = durability;
 	pg_atomic_fetch_add_u64(&Exchange->stats.rebuilds, 1);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	EngineSetState(ENGINE_RUNNING);
@@ -194,11 +204,12 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 	{
 		/*
 		 * Every answer, an error or a repeat that wrote nothing too, may
-		 * rest on state from earlier batches that are not durable yet: the
-		 * caller waits for all WAL written so far (which covers this batch's
-		 * commit), not just for this batch's own commit record.
+		 * rest on state from earlier batches that are not durable yet.  The
+		 * engine's last commit record (this batch's, an earlier one's, or
+		 * the rebuild's, which follows all WAL the books were loaded from)
+		 * covers all of them.
 		 */
-		XLogRecPtr	lsn = GetXLogInsertRecPtr();
+		XLogRecPtr	lsn = XactLastCommitEnd;
 
 		for (int i = 0; i < n; i++)
 		{
@@ -230,7 +241,7 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 		ResponseError(&resp, edata->sqlerrcode,
 					  edata->message ? edata->message : "request failed",
 					  edata->detail);
-		resp.commit_lsn = GetXLogInsertRecPtr();
+		resp.commit_lsn = XactLastCommitEnd;
 		resp.durability = durability;
 		MailboxReply(&reqs[0], &resp);
 		inflight_n = 0;
