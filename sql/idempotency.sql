@@ -44,4 +44,23 @@ SELECT status, executed_quantity, average_price
   FROM exchange.place_order(:a2, 'BTC-USDT', 'sell', 1, 14000);
 SELECT status, executed_quantity FROM exchange.orders WHERE order_id = :c1;
 SELECT exchange.cancel_all(:a1), exchange.cancel_all(:a2);
+
+-- no synchronous standby confirms: the caller hears so after
+-- exchange.request_timeout (EX005, outcome unknown), never hangs
+ALTER SYSTEM SET synchronous_standby_names = 'nobody';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SET exchange.request_timeout = '1s';
+SET client_min_messages = error;
+SELECT * FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 0.1, 10000, client_order_id => 'c-sync');
+\echo :LAST_ERROR_SQLSTATE
+RESET client_min_messages;
+RESET exchange.request_timeout;
+ALTER SYSTEM RESET synchronous_standby_names;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+-- it was committed here, so the repeat reports it
+SELECT status, remaining_quantity FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 0.1, 10000,
+       client_order_id => 'c-sync');
+SELECT exchange.cancel_all(:a1);
 SELECT * FROM exchange.check_invariants();

@@ -8,6 +8,7 @@
 #include "replication/walsender.h"
 #include "replication/walsender_private.h"
 #include "utils/guc.h"
+#include "utils/timeout.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 
@@ -65,6 +66,20 @@ CommitIsReplicated(XLogRecPtr lsn, int durability)
 	return acked >= lsn;
 }
 
+/* Bounds the wait for the synchronous standby by exchange.request_timeout. */
+static TimeoutId standby_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t standby_timed_out = false;
+
+/* Timeout handler: end SyncRepWaitForLSN the way a cancel does. */
+static void
+StandbyTimeoutHandler(void)
+{
+	standby_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
 /*
  * Wait until the engine's commit ending at lsn is as durable as the
  * server's synchronous_commit says: flushed here, then confirmed by the
@@ -74,24 +89,42 @@ CommitIsReplicated(XLogRecPtr lsn, int durability)
  * ("already committed locally"): that is not an acknowledgement.
  */
 static void
-WaitDurable(XLogRecPtr lsn, int durability)
+WaitDurable(XLogRecPtr lsn, int durability, TimestampTz start)
 {
+	long		left;
+
 	if (lsn == InvalidXLogRecPtr || durability == SYNCHRONOUS_COMMIT_OFF)
 		return;
 	XLogFlush(lsn);
-	if (durability <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+	if (durability <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH ||
+		CommitIsReplicated(lsn, durability))
 		return;
 	if (synchronous_commit != durability)
 		(void) set_config_option("synchronous_commit",
 								 DurabilityNames[durability], PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
 								 false);
+
+	/* never wait longer than the request may take: no standby, no answer */
+	if (standby_timeout == MAX_TIMEOUTS)
+		standby_timeout = RegisterTimeout(USER_TIMEOUT, StandbyTimeoutHandler);
+	left = exchange_request_timeout -
+		TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+	standby_timed_out = false;
+	enable_timeout_after(standby_timeout, Max(left, 1));
 	SyncRepWaitForLSN(lsn, true);
+	disable_timeout(standby_timeout, false);
+	if (standby_timed_out)
+	{
+		/* our cancel, not the user's: SyncRepWaitForLSN may not have seen it */
+		QueryCancelPending = false;
+		standby_timed_out = false;
+	}
 	if (!CommitIsReplicated(lsn, durability))
 		ereport(ERROR,
 				(errcode(ERRCODE_EXCHANGE_OUTCOME_UNKNOWN),
 				 errmsg("exchange request committed but not confirmed by the synchronous standby"),
-				 errdetail("The wait for the standby was cancelled; the request may be lost if the primary fails now."),
+				 errdetail("No synchronous standby confirmed it within exchange.request_timeout, or the wait was cancelled; it may be lost if the primary fails now."),
 				 errhint("Repeat it with the same client_order_id (or deposit reference) to learn its outcome.")));
 }
 
@@ -202,7 +235,7 @@ RequestSubmitMany(Request *reqs, Response *resps, int n)
 			lsn = resps[i].commit_lsn;
 			durability = resps[i].durability;
 		}
-	WaitDurable(lsn, durability);
+	WaitDurable(lsn, durability, start);
 }
 
 /* Hand one request to the engine and wait for its durable answer. */
