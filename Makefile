@@ -24,11 +24,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps run stop status test regress core-test pgtap crash-test ha-test bench
+.PHONY: deps run stop status test regress core-test pgtap crash-test ha-test dr-test bench
 
 ifeq ($(wildcard $(PGXS)),)
 # No postgresql-server-dev-15 yet: install the dependencies, then go on.
-all install run stop status test regress core-test pgtap crash-test ha-test bench:
+all install run stop status test regress core-test pgtap crash-test ha-test dr-test bench:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -67,6 +67,10 @@ crash-test: all install
 	bash test/crash/run.sh
 ha-test: all install
 	bash test/ha/run.sh
+# pgBackRest: full/incremental backups to both repositories, verify, and a
+# point-in-time restore from repo2 (test/dr/run.sh)
+dr-test: all install
+	bash test/dr/run.sh
 bench: all install
 	bash test/bench/run.sh
 endif

@@ -37,7 +37,9 @@ else
 	DEMO=${EXCHANGE_DEMO:-1}
 	MAX_ORDERS=${EXCHANGE_MAX_ORDERS:-1000000}
 	SHARED_BUFFERS=${EXCHANGE_SHARED_BUFFERS:-256MB}
+	STANZA=${EXCHANGE_STANZA:-exchange}
 fi
+STANZA=${STANZA:-exchange}	# a cluster.env older than the backups
 NODES=(node1 node2 node3)
 HOSTS="127.0.0.1:$((PORT_BASE + 1)),127.0.0.1:$((PORT_BASE + 2)),127.0.0.1:$((PORT_BASE + 3))"
 URL="postgresql://postgres@$HOSTS/postgres?target_session_attrs=read-write"
@@ -140,8 +142,13 @@ write_config() {
 		DEMO=$DEMO
 		MAX_ORDERS=$MAX_ORDERS
 		SHARED_BUFFERS=$SHARED_BUFFERS
+		STANZA=$STANZA
 		ENV
 	fi
+	# pgBackRest: repo1 = region A, repo2 = region B (local directories here)
+	mkdir -p "$STATE/backrest/repo1" "$STATE/backrest/repo2"
+	chown postgres: "$STATE/backrest" "$STATE/backrest/repo1" "$STATE/backrest/repo2"
+	chmod 750 "$STATE/backrest/repo1" "$STATE/backrest/repo2"
 	install -m 755 "$ROOT/patroni/callback.sh" "$STATE/bin/patroni-callback.sh"
 	install -m 755 "$ROOT/patroni/run_patroni.py" "$STATE/bin/run_patroni.py"
 	[ -e "$STATE/role-change-hook" ] || cat > "$STATE/role-change-hook" <<-'HOOK'
@@ -154,7 +161,7 @@ write_config() {
 	touch "$STATE/role-changes.log"
 	for node in "${NODES[@]}"; do
 		dir=$STATE/$node
-		mkdir -p "$dir/pglog"
+		mkdir -p "$dir/pglog" "$dir/backrest-log" "$dir/backrest-spool" "$dir/backrest-lock"
 		cat > "$dir/callback.conf" <<-CONF
 		NODE=$node
 		NODE_DIR=$dir
@@ -174,7 +181,11 @@ write_config() {
 			-e "s|@MAX_BALANCES@|$MAX_ORDERS|g" \
 			-e "s|@MAX_PRICE_LEVELS@|$((MAX_ORDERS / 5))|g" \
 			-e "s|@SHARED_BUFFERS@|$SHARED_BUFFERS|g" \
+			-e "s|@STANZA@|$STANZA|g" \
 			"$ROOT/patroni/patroni.yml.in" > "$dir/patroni.yml"
+		sed -e "s|@STATE@|$STATE|g" -e "s|@NODE_DIR@|$dir|g" \
+			-e "s|@PG_PORT@|$(pg_port "$node")|g" -e "s|@STANZA@|$STANZA|g" \
+			"$ROOT/backrest/pgbackrest.conf.in" > "$dir/pgbackrest.conf"
 	done
 	sed -e "s|@PORT_BASE@|$PORT_BASE|g" \
 		-e "s|@REPLICA_PORT@|$((PORT_BASE - 1))|g" \
@@ -185,7 +196,40 @@ write_config() {
 		"$ROOT/patroni/haproxy.cfg.in" > "$STATE/haproxy.cfg"
 	chown postgres: "$STATE" "$RUN" "$LOGDIR" "$STATE/etcd" "$STATE/haproxy.cfg" \
 		"$STATE/role-changes.log" "$STATE"/node?
-	chown -R postgres: "$STATE"/node?/pglog "$STATE"/node?/*.conf "$STATE"/node?/*.yml
+	chown -R postgres: "$STATE"/node?/pglog "$STATE"/node?/*.conf "$STATE"/node?/*.yml \
+		"$STATE"/node?/backrest-*
+}
+
+# as_postgres COMMAND...: run COMMAND as the postgres user
+as_postgres() {
+	setpriv --reuid=postgres --regid=postgres --init-groups \
+		env HOME=/var/lib/postgresql "$@"
+}
+
+# leader: the name of the current leader, if any
+leader() {
+	members 2>/dev/null | awk '$2 == "Leader" {print $1; exit}' || true
+}
+
+# backrest ARGS...: pgBackRest with the leader's configuration, as postgres
+# (stanza-create, check and backups need the primary as pg1)
+backrest() {
+	local l
+	l=$(leader)
+	[ -n "$l" ] || die "no leader: pgBackRest needs the primary"
+	as_postgres pgbackrest --config="$STATE/$l/pgbackrest.conf" --stanza="$STANZA" "$@"
+}
+
+# setup_backrest: create the stanza in both repositories (idempotent) and
+# check that WAL reaches them
+setup_backrest() {
+	local ac
+	backrest stanza-create || die "pgbackrest stanza-create failed; see $STATE/node*/backrest-log"
+	ac=$(psql -X -Atq "$URL&connect_timeout=2" -c "SHOW archive_command" 2>/dev/null || true)
+	case $ac in
+	*pgbackrest*) backrest check || die "pgbackrest check failed; see $STATE/node*/backrest-log" ;;
+	*) say "WARNING: this running cluster predates archiving to pgBackRest; restart it (make stop; make run)" ;;
+	esac
 }
 
 etcdctl_() {
@@ -298,6 +342,7 @@ start() {
 		psql -X -Atq "$URL" -c "SELECT exchange.wait_for_engine(30000)" | grep -q t ||
 			die "the engine did not start on the leader"
 	fi
+	setup_backrest
 }
 
 stop() {
@@ -389,8 +434,12 @@ start-node) start_node "$2" ;;
 start-etcd) start_etcd ;;
 stop-etcd) stop_etcd ;;
 wait) wait_ready "${2:-60}" ;;
+backrest)
+	shift
+	backrest "$@"
+	;;
 *)
-	echo "usage: $0 start|stop|status|start-node NODE|start-etcd|stop-etcd|wait [SECONDS]" >&2
+	echo "usage: $0 start|stop|status|start-node NODE|start-etcd|stop-etcd|wait [SECONDS]|backrest PGBACKREST-ARGS..." >&2
 	exit 2
 	;;
 esac

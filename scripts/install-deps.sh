@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
 	libpq-dev build-essential python3 python3-psycopg2 libtap-parser-sourcehandler-pgtap-perl
-	patroni python3-etcd etcd-server etcd-client haproxy
+	patroni python3-etcd etcd-server etcd-client haproxy pgbackrest
 )
 
 missing=()
