@@ -57,6 +57,7 @@ test: deps all install
 	$(MAKE) pgtap
 	$(MAKE) crash-test
 	$(MAKE) ha-test
+	$(MAKE) dr-test
 	@echo "all test suites passed"
 
 regress: all install
