@@ -24,11 +24,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps run stop status test regress core-test pgtap crash-test ha-test dr-test bench
+.PHONY: deps run stop status test regress core-test pgtap crash-test ha-test dr-test dr-drill bench
 
 ifeq ($(wildcard $(PGXS)),)
 # No postgresql-server-dev-15 yet: install the dependencies, then go on.
-all install run stop status test regress core-test pgtap crash-test ha-test dr-test bench:
+all install run stop status test regress core-test pgtap crash-test ha-test dr-test dr-drill bench:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -42,9 +42,10 @@ deps:
 	scripts/install-deps.sh
 
 # Set up and run: a local 3-node Patroni cluster (etcd, HAProxy) with the
-# exchange and demo markets; stop it; show it.
+# exchange and demo markets -- region A -- and its standby cluster in
+# region B; stop them; show them.
 run: deps all install
-	scripts/cluster.sh start
+	scripts/cluster.sh run
 stop:
 	scripts/cluster.sh stop
 status:
@@ -58,6 +59,8 @@ test: deps all install
 	$(MAKE) crash-test
 	$(MAKE) ha-test
 	$(MAKE) dr-test
+	$(MAKE) dr-drill
+	EXCHANGE_B_STREAM=0 $(MAKE) dr-drill
 	@echo "all test suites passed"
 
 regress: all install
@@ -72,6 +75,11 @@ ha-test: all install
 # point-in-time restore from repo2 (test/dr/run.sh)
 dr-test: all install
 	bash test/dr/run.sh
+# Region drill: region B's standby cluster follows region A; all of region
+# A is SIGKILLed; region B is promoted; RPO/RTO measured (test/dr/drill.sh).
+# EXCHANGE_B_STREAM=0: region B follows from the archive only.
+dr-drill: all install
+	bash test/dr/drill.sh
 bench: all install
 	bash test/bench/run.sh
 endif

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The local 3-node exchange cluster: etcd, three Patroni nodes (PostgreSQL
-# with the exchange preloaded), HAProxy in front.
+# with the exchange preloaded), HAProxy in front -- region A -- and its
+# standby cluster in region B (the same, following region A).
 #
+#   scripts/cluster.sh run       start region A, then region B (make run)
 #   scripts/cluster.sh start     start what is not running, wait for a leader
 #                                and a synchronous standby, create the
 #                                extension and the demo data (idempotent)
-#   scripts/cluster.sh stop      stop everything, each process by its PID
+#   scripts/cluster.sh stop      stop everything (region B first, if it
+#                                exists), each process by its PID
 #   scripts/cluster.sh status    patronictl list, engine status, processes
 #   scripts/cluster.sh start-node NODE | start-etcd | stop-etcd | wait
 #                                single steps, used by the HA drills
+#   scripts/cluster.sh kill-region
+#                                SIGKILL every process of this cluster at
+#                                once (the region drill's "region lost")
+#   scripts/cluster.sh region-b start|stop|status|promote [--force]|...
+#                                the same commands for region B, whose
+#                                state is $EXCHANGE_STATE/region-b
+#                                (scripts/promote-region-b.sh = promote)
 #
 # All state lives in $EXCHANGE_STATE (default /var/tmp/exchange):
 #   cluster.env        the settings below, as first started (later commands
@@ -20,7 +30,12 @@
 # "exchange"), EXCHANGE_PORT_BASE (5440: HAProxy primary; nodes on +1..+3;
 # HAProxy replicas on -1), EXCHANGE_REST_BASE (8440: node REST on +1..+3),
 # EXCHANGE_ETCD_PORT (2379; peer port +1), EXCHANGE_DEMO (1: load
-# scripts/demo.sql), EXCHANGE_MAX_ORDERS, EXCHANGE_SHARED_BUFFERS.
+# scripts/demo.sql), EXCHANGE_MAX_ORDERS, EXCHANGE_SHARED_BUFFERS,
+# EXCHANGE_B_STREAM (1: region B streams from region A where reachable;
+# 0: it replays region A's archive only).
+# Region B's settings follow from region A's (region_b below): scope
+# <scope>-b, ports +30 (5470: HAProxy, 5471-5473 PostgreSQL, 8471-8473
+# REST), etcd +6 (2385), stanza <stanza>-b, repository = region A's repo2.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/test/lib/pgserver.sh"
@@ -38,8 +53,15 @@ else
 	MAX_ORDERS=${EXCHANGE_MAX_ORDERS:-1000000}
 	SHARED_BUFFERS=${EXCHANGE_SHARED_BUFFERS:-256MB}
 	STANZA=${EXCHANGE_STANZA:-exchange}
+	REGION=${EXCHANGE_REGION:-a}
+	# region B only: what it follows and where it restores from
+	UPSTREAM_PORT=${EXCHANGE_UPSTREAM_PORT:-}
+	UPSTREAM_STANZA=${EXCHANGE_UPSTREAM_STANZA:-}
+	REPO_B=${EXCHANGE_REPO_B:-}
+	STREAM=${EXCHANGE_B_STREAM:-1}
 fi
 STANZA=${STANZA:-exchange}	# a cluster.env older than the backups
+REGION=${REGION:-a}
 NODES=(node1 node2 node3)
 HOSTS="127.0.0.1:$((PORT_BASE + 1)),127.0.0.1:$((PORT_BASE + 2)),127.0.0.1:$((PORT_BASE + 3))"
 URL="postgresql://postgres@$HOSTS/postgres?target_session_attrs=read-write"
@@ -72,7 +94,7 @@ pid_of() {
 	haproxy) marker=$STATE/haproxy.cfg ;;
 	*) marker=$STATE/$1/patroni.yml ;;
 	esac
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" &&
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$marker" &&
 		echo "$pid"
 	return 0
 }
@@ -143,14 +165,36 @@ write_config() {
 		MAX_ORDERS=$MAX_ORDERS
 		SHARED_BUFFERS=$SHARED_BUFFERS
 		STANZA=$STANZA
+		REGION=$REGION
+		UPSTREAM_PORT=$UPSTREAM_PORT
+		UPSTREAM_STANZA=$UPSTREAM_STANZA
+		REPO_B=$REPO_B
+		STREAM=$STREAM
 		ENV
 	fi
-	# pgBackRest: repo1 = region A, repo2 = region B (local directories here)
-	mkdir -p "$STATE/backrest/repo1" "$STATE/backrest/repo2"
-	chown postgres: "$STATE/backrest" "$STATE/backrest/repo1" "$STATE/backrest/repo2"
-	chmod 750 "$STATE/backrest/repo1" "$STATE/backrest/repo2"
+	# region A: pgBackRest repo1 = region A, repo2 = region B (local
+	# directories here); region B uses region A's repo2
+	local yml_filter bconf restore_stanza=$STANZA
+	if [ "$REGION" = b ]; then
+		[ -d "$REPO_B" ] || die "region B's repository $REPO_B does not exist"
+		yml_filter='/^#A#/d; s/^#B#//'
+		if [ "$STREAM" = 1 ]; then
+			yml_filter+='; s/^#S#//'
+		else
+			yml_filter+='; /^#S#/d'
+		fi
+		bconf=$ROOT/backrest/pgbackrest-region-b.conf.in
+		restore_stanza=$UPSTREAM_STANZA
+	else
+		yml_filter='/^#[BS]#/d; s/^#A#//'
+		bconf=$ROOT/backrest/pgbackrest.conf.in
+		mkdir -p "$STATE/backrest/repo1" "$STATE/backrest/repo2"
+		chown postgres: "$STATE/backrest" "$STATE/backrest/repo1" "$STATE/backrest/repo2"
+		chmod 750 "$STATE/backrest/repo1" "$STATE/backrest/repo2"
+	fi
 	install -m 755 "$ROOT/patroni/callback.sh" "$STATE/bin/patroni-callback.sh"
 	install -m 755 "$ROOT/patroni/run_patroni.py" "$STATE/bin/run_patroni.py"
+	install -m 755 "$ROOT/patroni/archive-get.sh" "$STATE/bin/archive-get.sh"
 	[ -e "$STATE/role-change-hook" ] || cat > "$STATE/role-change-hook" <<-'HOOK'
 	# Command run on every role change of a node (first line that is not a
 	# comment), as: HOOK NODE OLD_ROLE NEW_ROLE CLUSTER TIME.  The
@@ -182,10 +226,15 @@ write_config() {
 			-e "s|@MAX_PRICE_LEVELS@|$((MAX_ORDERS / 5))|g" \
 			-e "s|@SHARED_BUFFERS@|$SHARED_BUFFERS|g" \
 			-e "s|@STANZA@|$STANZA|g" \
+			-e "s|@RESTORE_STANZA@|$restore_stanza|g" \
+			-e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
+			-e "s|@UPSTREAM_STANZA@|$UPSTREAM_STANZA|g" \
+			-e "$yml_filter" \
 			"$ROOT/patroni/patroni.yml.in" > "$dir/patroni.yml"
 		sed -e "s|@STATE@|$STATE|g" -e "s|@NODE_DIR@|$dir|g" \
 			-e "s|@PG_PORT@|$(pg_port "$node")|g" -e "s|@STANZA@|$STANZA|g" \
-			"$ROOT/backrest/pgbackrest.conf.in" > "$dir/pgbackrest.conf"
+			-e "s|@UPSTREAM_STANZA@|$UPSTREAM_STANZA|g" -e "s|@REPO_B@|$REPO_B|g" \
+			"$bconf" > "$dir/pgbackrest.conf"
 	done
 	sed -e "s|@PORT_BASE@|$PORT_BASE|g" \
 		-e "s|@REPLICA_PORT@|$((PORT_BASE - 1))|g" \
@@ -206,9 +255,10 @@ as_postgres() {
 		env HOME=/var/lib/postgresql "$@"
 }
 
-# leader: the name of the current leader, if any
+# leader: the name of the current leader (or standby leader), if any
 leader() {
-	members 2>/dev/null | awk '$2 == "Leader" {print $1; exit}' || true
+	members 2>/dev/null |
+		awk '$2 == "Leader" || $2 == "Standby_Leader" {print $1; exit}' || true
 }
 
 # backrest ARGS...: pgBackRest with the leader's configuration, as postgres
@@ -284,24 +334,40 @@ start_node() {
 	launch "$node" "$PYTHON" "$STATE/bin/run_patroni.py" "$STATE/$node/patroni.yml"
 }
 
+# patronictl, bounded: with etcd gone it would retry for ever
 patronictl_() {
-	patronictl -c "$STATE/node1/patroni.yml" "$@"
+	timeout 20 patronictl -c "$STATE/node1/patroni.yml" "$@"
 }
 
 # members: "name role state" lines, from patronictl list
 members() {
+	running etcd || return 1
 	patronictl_ list -f json 2>/dev/null | "$PYTHON" -c '
 import json, sys
 for m in json.load(sys.stdin):
     print(m["Member"], m["Role"].replace(" ", "_"), m["State"])'
 }
 
+# is_standby_cluster: region B before its promotion (the standby_cluster
+# section is still in the cluster's configuration in etcd)
+is_standby_cluster() {
+	[ "$REGION" = b ] || return 1
+	patronictl_ show-config 2>/dev/null | grep -q '^standby_cluster:'
+}
+
 # wait_ready SECONDS: a leader and a synchronous standby, and the leader
-# takes writes through the multi-host URL
+# takes writes through the multi-host URL; in a standby cluster, a standby
+# leader replaying region A's WAL and a replica following it
 wait_ready() {
 	local deadline=$((SECONDS + $1)) m
 	while [ $SECONDS -lt $deadline ]; do
 		m=$(members || true)
+		if grep -Eq ' Standby_Leader (running|streaming|in archive recovery)' <<<"$m" &&
+			grep -Eq ' Replica (running|streaming)' <<<"$m" &&
+			psql -X -Atq "$(node_url "$(leader)")&connect_timeout=2" \
+				-c "SELECT pg_is_in_recovery()" 2>/dev/null | grep -q t; then
+			return 0
+		fi
 		if grep -q ' Leader running' <<<"$m" &&
 			grep -Eq ' Sync_Standby (running|streaming)' <<<"$m" &&
 			psql -X -Atq "$URL&connect_timeout=2" -c "SELECT 1" >/dev/null 2>&1; then
@@ -311,6 +377,11 @@ wait_ready() {
 	done
 	patronictl_ list || true
 	return 1
+}
+
+# node_url NODE: a connection URL for one node
+node_url() {
+	echo "postgresql://postgres@127.0.0.1:$(pg_port "$1")/postgres?application_name=cluster.sh"
 }
 
 # stop_legacy: make run used to start one server in $STATE/data
@@ -331,6 +402,10 @@ start() {
 		start_node "$node"
 	done
 	start_haproxy
+	if [ "$REGION" = b ]; then
+		start_region_b
+		return
+	fi
 	say "waiting for a leader and a synchronous standby"
 	wait_ready 180 || die "no leader with a synchronous standby after 180 s; logs in $LOGDIR and $STATE/node*/pglog"
 	psql -X -q "$URL" -v ON_ERROR_STOP=1 \
@@ -348,8 +423,13 @@ start() {
 stop() {
 	local node pid leader others=() sup child
 	[ -d "$STATE" ] || { say "nothing to stop in $STATE"; return 0; }
+	if [ "$REGION" = a ] && [ -r "$STATE/region-b/cluster.env" ]; then
+		say "stopping region B"
+		EXCHANGE_STATE=$STATE/region-b "$0" stop
+		say "stopping region A"
+	fi
 	# replicas first, so that stopping the leader promotes nobody
-	leader=$(members 2>/dev/null | awk '$2 == "Leader" {print $1; exit}' || true)
+	leader=$(leader)
 	for node in "${NODES[@]}"; do
 		[ "$node" = "$leader" ] || others+=("$node")
 	done
@@ -373,7 +453,7 @@ stop() {
 		[ -e "$sup" ] || continue
 		pid=$(cat "$sup" 2>/dev/null || true)
 		# ours only if its command line names this run directory
-		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$RUN/" ||
+		tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$RUN/" ||
 			continue
 		wait_gone "$pid" 3 && continue
 		for child in $(pgrep -P "$pid" || true); do
@@ -399,10 +479,142 @@ status() {
 			printf '  %-8s not running\n' "$name"
 		fi
 	done
-	psql -X "$URL&connect_timeout=2" -c "SELECT * FROM exchange.engine_status()" 2>/dev/null ||
-		say "no primary reachable"
+	if is_standby_cluster; then
+		echo "standby cluster: the standby leader replays region A's WAL"
+		replay_status
+	else
+		psql -X "$URL&connect_timeout=2" -c "SELECT * FROM exchange.engine_status()" 2>/dev/null ||
+			say "no primary reachable"
+	fi
 	echo "last role changes ($STATE/role-changes.log):"
 	tail -n 5 "$STATE/role-changes.log" 2>/dev/null || true
+	if [ "$REGION" = a ] && [ -r "$STATE/region-b/cluster.env" ]; then
+		echo
+		echo "== region B ($STATE/region-b) =="
+		EXCHANGE_STATE=$STATE/region-b "$0" status
+	fi
+}
+
+# start_region_b: wait until region B follows region A (or, once promoted,
+# has a leader and a synchronous standby like region A)
+start_region_b() {
+	local l
+	say "region B: waiting for a standby leader following region A and a replica"
+	wait_ready 300 || die "region B: not ready after 300 s; logs in $LOGDIR and $STATE/node*/pglog"
+	l=$(leader)
+	if is_standby_cluster; then
+		psql -X -Atq "$(node_url "$l")" -c \
+			"SELECT 'region B: standby leader ' || '$l' || ' replays region A''s WAL at ' || pg_last_wal_replay_lsn() || ', extension exchange ' || coalesce((SELECT extversion FROM pg_extension WHERE extname = 'exchange'), 'NOT YET REPLAYED')"
+	else
+		say "region B was promoted: $l is its primary"
+	fi
+}
+
+# replay_status: the standby leader's position and lag (region B)
+replay_status() {
+	local l
+	l=$(leader)
+	[ -n "$l" ] || { say "no standby leader"; return 0; }
+	psql -X "$(node_url "$l")&connect_timeout=2" -c "
+SELECT pg_last_wal_receive_lsn() AS received, pg_last_wal_replay_lsn() AS replayed,
+       pg_last_xact_replay_timestamp() AS last_replayed_commit,
+       round(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::numeric, 1) AS replay_age_s,
+       (SELECT status || ' from ' || sender_host || ':' || sender_port
+          FROM pg_stat_wal_receiver) AS streaming" 2>/dev/null ||
+		say "the standby leader $l does not answer"
+}
+
+# promote [--force]: make region B's standby cluster the primary cluster
+# (scripts/promote-region-b.sh; README "Region B")
+promote() {
+	local force=${1:-} t0=$SECONDS l i ok=
+	[ "$REGION" = b ] || die "promote: only region B can be promoted (scripts/promote-region-b.sh)"
+	is_standby_cluster || die "region B is not a standby cluster (already promoted?)"
+	if [ "$force" != --force ] && psql -X -Atq \
+		"postgresql://postgres@127.0.0.1:$UPSTREAM_PORT/postgres?connect_timeout=2" \
+		-c "SELECT NOT pg_is_in_recovery()" 2>/dev/null | grep -q t; then
+		die "region A's primary still answers on 127.0.0.1:$UPSTREAM_PORT: promoting region B now would make two primaries.  Stop region A first (or fence it), or pass --force if you are sure no client can reach it."
+	fi
+	l=$(leader)
+	[ -n "$l" ] || die "region B has no standby leader; see patronictl list"
+	say "region B: promoting (standby leader $l; removing standby_cluster from the cluster configuration)"
+	patronictl_ edit-config -s standby_cluster=null --force >/dev/null ||
+		die "patronictl edit-config failed"
+	for ((i = 0; i < 1200; i++)); do
+		if psql -X -Atq "$URL&connect_timeout=2" \
+			-c "SELECT exchange.wait_for_engine(500)" 2>/dev/null | grep -q t; then
+			ok=1
+			break
+		fi
+		sleep 0.25
+	done
+	[ -n "$ok" ] || die "region B: no primary with a running engine 300 s after the promotion"
+	say "region B: $(leader) is primary, engine ready, $((SECONDS - t0)) s after the promotion began"
+	# region B's own stanza: WAL archived from now on goes there (never to
+	# region A's stanza); archive-push retries until it exists
+	backrest stanza-create || die "pgbackrest stanza-create of $STANZA failed; see $STATE/node*/backrest-log"
+	backrest check || die "pgbackrest check of $STANZA failed; see $STATE/node*/backrest-log"
+	say "region B: archiving to stanza $STANZA in $REPO_B"
+	if [ "${EXCHANGE_PROMOTE_BACKUP:-1}" = 1 ]; then
+		backrest backup --type=full || die "the first full backup of $STANZA failed"
+		say "region B: first full backup of $STANZA taken, $((SECONDS - t0)) s after the promotion began"
+	fi
+}
+
+# kill_region: SIGKILL every process of this cluster at once -- every
+# process under its supervisors: Patroni, PostgreSQL and all its backends,
+# etcd, HAProxy -- as if its region were lost.  For the region drill.
+kill_region() {
+	local sup pid roots=() pids at
+	for sup in "$RUN"/*.supervisor; do
+		[ -e "$sup" ] || continue
+		pid=$(cat "$sup" 2>/dev/null || true)
+		tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$RUN/" || continue
+		roots+=("$pid")
+	done
+	[ ${#roots[@]} -gt 0 ] || die "kill-region: nothing of $STATE is running"
+	# every descendant, from one process listing, before the first signal
+	pids=$(ps -e -o pid= -o ppid= | awk -v roots="${roots[*]}" '
+		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+		{ parent[$1] = $2 }
+		END {
+			do {
+				added = 0
+				for (p in parent)
+					if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; added = 1 }
+			} while (added)
+			for (p in keep) print p
+		}')
+	at=$(date +%s.%N)
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null || true
+	say "kill-region: SIGKILL sent to $(wc -w <<<"$pids") processes of $STATE at $at"
+}
+
+# region_b COMMAND...: run this script for region B, whose settings follow
+# from region A's
+region_b() {
+	local n=0
+	[ "$REGION" = a ] || die "region-b: give region A's state directory (EXCHANGE_STATE)"
+	[ -r "$STATE/cluster.env" ] || die "region A was never started in $STATE (scripts/cluster.sh start)"
+	if [ "${1:-}" = start ] && [ ! -r "$STATE/region-b/cluster.env" ]; then
+		# region B starts from region A's latest backup in repo2
+		n=$(backrest info --repo=2 --output=json 2>/dev/null |
+			"$PYTHON" -c 'import json, sys; print(sum(len(s["backup"]) for s in json.load(sys.stdin)))' ||
+			echo 0)
+		if [ "$n" = 0 ]; then
+			say "region A: a full backup to repo2 (region B) for region B to start from"
+			backrest backup --type=full --repo=2 ||
+				die "the full backup to repo2 failed; see $STATE/node*/backrest-log"
+		fi
+	fi
+	EXCHANGE_STATE=$STATE/region-b EXCHANGE_REGION=b EXCHANGE_CLUSTER=$SCOPE-b \
+		EXCHANGE_PORT_BASE=$((PORT_BASE + 30)) EXCHANGE_REST_BASE=$((REST_BASE + 30)) \
+		EXCHANGE_ETCD_PORT=$((ETCD_PORT + 6)) EXCHANGE_DEMO=0 \
+		EXCHANGE_MAX_ORDERS=$MAX_ORDERS EXCHANGE_SHARED_BUFFERS=$SHARED_BUFFERS \
+		EXCHANGE_STANZA=$STANZA-b EXCHANGE_UPSTREAM_PORT=$PORT_BASE \
+		EXCHANGE_UPSTREAM_STANZA=$STANZA EXCHANGE_REPO_B=$STATE/backrest/repo2 \
+		exec "$0" "$@"
 }
 
 connect_help() {
@@ -414,6 +626,10 @@ The exchange runs on a 3-node Patroni cluster (state in $STATE):
                       psql postgresql://postgres@127.0.0.1:$((PORT_BASE - 1))/postgres   (replicas, read only)
   cluster:            patronictl -c $STATE/node1/patroni.yml list
   role changes:       $STATE/role-changes.log, SELECT * FROM exchange.role_change
+Region B (standby cluster, follows region A; state in $STATE/region-b):
+  standby leader:     psql postgresql://postgres@127.0.0.1:$((PORT_BASE + 30 + 1)),127.0.0.1:$((PORT_BASE + 30 + 2)),127.0.0.1:$((PORT_BASE + 30 + 3))/postgres
+  cluster:            patronictl -c $STATE/region-b/node1/patroni.yml list
+  promote it:         scripts/promote-region-b.sh   (only when region A is gone)
 Try:   SELECT * FROM exchange.place_order(2, 'BTC-USDT', 'buy', 0.1, 65000);
        SELECT * FROM exchange.order_book('BTC-USDT');
 Stop:  make stop
@@ -423,8 +639,21 @@ MSG
 case "${1:-}" in
 start)
 	start
+	[ "$REGION" = b ] || connect_help
+	;;
+run)
+	start
+	"$0" region-b start
 	connect_help
 	;;
+region-b)
+	shift
+	region_b "$@"
+	;;
+promote)
+	promote "${2:-}"
+	;;
+kill-region) kill_region ;;
 stop)
 	stop
 	say "stopped"
@@ -439,7 +668,7 @@ backrest)
 	backrest "$@"
 	;;
 *)
-	echo "usage: $0 start|stop|status|start-node NODE|start-etcd|stop-etcd|wait [SECONDS]|backrest PGBACKREST-ARGS..." >&2
+	echo "usage: $0 run|start|stop|status|start-node NODE|start-etcd|stop-etcd|wait [SECONDS]|kill-region|backrest PGBACKREST-ARGS...|promote [--force]|region-b COMMAND..." >&2
 	exit 2
 	;;
 esac

@@ -51,18 +51,28 @@ def snapshot(conn):
 
 class Load:
     """Traders placing limit orders (each with a client_order_id) around
-    a mid price, so that some cross and trade."""
+    a mid price, so that some cross and trade.  acks maps the
+    client_order_id of every acknowledged order to the time of its answer
+    (test/dr/region_drill.py uses it)."""
 
     def __init__(self, dsn, accounts, n_threads=4):
         self.dsn, self.accounts, self.n = dsn, accounts, n_threads
         self.acked = 0
+        self.acks = {}
         self.errors = []
         self.lock = threading.Lock()
         self.seq = 0
+        self.threads = []
+        self.stop_event = None
 
     def trader(self, tid, stop):
         rnd = random.Random(tid * 7919 + int(T0))
-        conn = psycopg2.connect(self.dsn)
+        try:
+            conn = psycopg2.connect(self.dsn)
+        except psycopg2.Error as e:
+            with self.lock:
+                self.errors.append(str(e).strip())
+            return
         conn.autocommit = True
         cur = conn.cursor()
         while not stop.is_set():
@@ -77,26 +87,42 @@ class Load:
                                %s, %s, client_order_id => %s)""",
                             (rnd.choice(self.accounts), side, qty, price, coid))
                 cur.fetchall()
+                t = time.time()
                 with self.lock:
                     self.acked += 1
+                    self.acks[coid] = t
             except psycopg2.Error as e:
                 with self.lock:
                     self.errors.append(str(e).strip())
-                if len(self.errors) > 20:
+                if len(self.errors) > 20 or stop.is_set():
                     break
-        conn.close()
+        try:
+            conn.close()
+        except psycopg2.Error:
+            pass
+
+    def start(self):
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=self.trader, args=(i, self.stop_event), daemon=True)
+                        for i in range(self.n)]
+        for t in self.threads:
+            t.start()
+
+    def stop(self, expect_errors=False):
+        """Stop the traders; errors fail the drill unless the servers were
+        killed under them (expect_errors)."""
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(60)
+        if self.errors and not expect_errors:
+            raise SystemExit('load errors: %s' % self.errors[:5])
+        errors, self.errors = self.errors, []
+        return errors
 
     def run_for(self, seconds):
-        stop = threading.Event()
-        ts = [threading.Thread(target=self.trader, args=(i, stop)) for i in range(self.n)]
-        for t in ts:
-            t.start()
+        self.start()
         time.sleep(seconds)
-        stop.set()
-        for t in ts:
-            t.join(60)
-        if self.errors:
-            raise SystemExit('load errors: %s' % self.errors[:5])
+        self.stop()
 
 
 def setup(conn, n_accounts):
