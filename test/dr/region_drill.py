@@ -118,6 +118,15 @@ def main():
         (PREFIX + '%',))[0][0] == len(accounts), 120)
     log('region B follows region A (%d accounts replayed)' % len(accounts))
 
+    # while region A's primary answers, the promotion is refused
+    p = subprocess.run([PROMOTE], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=120)
+    still_standby = query(a.b_standby_dsn, 'SELECT pg_is_in_recovery()')[0][0]
+    if p.returncode == 0 or 'two primaries' not in p.stdout or not still_standby:
+        raise SystemExit('promote-region-b.sh with region A alive: exit %d, region B in recovery: %s\n%s'
+                         % (p.returncode, still_standby, p.stdout))
+    log('promote-region-b.sh refused while region A is up: %s' % p.stdout.strip().splitlines()[-1][:100])
+
     load = Load(a.a_dsn, accounts, a.traders)
     load.start()
     time.sleep(a.load_seconds)
