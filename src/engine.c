@@ -97,6 +97,7 @@ EngineReload(void)
 				 errmsg("extension exchange was dropped"),
 				 errdetail("The engine restarts and waits for CREATE EXTENSION exchange.")));
 	RebuildCore(Exchange->core);
+	PersistReset();
 	SPI_finish();
 	PopActiveSnapshot();
 

@@ -192,6 +192,7 @@ extern void PersistMarket(BatchWrites *w, const CoreMarket *m,
 						  const char *min_notional);
 extern void PersistHalted(BatchWrites *w, int32 market_id, bool halted);
 extern void PersistFlush(BatchWrites *w, Core *core, TimestampTz now);
+extern void PersistReset(void);
 
 /* rebuild.c */
 typedef struct EngineCounters
