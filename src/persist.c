@@ -9,9 +9,11 @@
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "optimizer/optimizer.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -157,11 +159,86 @@ typedef struct EnumCache
 static EnumCache enum_cache[8];
 static int	enum_cache_n = 0;
 
+/*
+ * A table's CHECK constraints, prepared once and kept across batches:
+ * preparing them (reading and planning each expression) for every batch
+ * cost more than checking the rows.  Valid while the table's constraints
+ * read the same.
+ */
+typedef struct CheckCache
+{
+	Oid			relid;			/* InvalidOid: unused */
+	MemoryContext cxt;
+	int			ncheck;
+	char	  **ccbin;
+	ExprState **exprs;
+} CheckCache;
+
+static CheckCache check_cache[8];
+
 /* Forget cached catalogue lookups: the extension may have been re-created. */
 void
 PersistReset(void)
 {
 	enum_cache_n = 0;
+	for (int i = 0; i < lengthof(check_cache); i++)
+	{
+		if (check_cache[i].cxt != NULL)
+			MemoryContextDelete(check_cache[i].cxt);
+		memset(&check_cache[i], 0, sizeof(CheckCache));
+	}
+}
+
+/* Give rri the table's prepared CHECK constraints, preparing them if new. */
+static void
+UseCachedChecks(ResultRelInfo *rri)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	CheckCache *c = NULL;
+	MemoryContext old;
+
+	if (constr == NULL || constr->num_check == 0)
+		return;
+	for (int i = 0; i < lengthof(check_cache) && c == NULL; i++)
+		if (check_cache[i].relid == RelationGetRelid(rel))
+			c = &check_cache[i];
+	if (c != NULL && c->ncheck == constr->num_check)
+	{
+		bool		same = true;
+
+		for (int i = 0; i < c->ncheck && same; i++)
+			same = strcmp(c->ccbin[i], constr->check[i].ccbin) == 0;
+		if (same)
+		{
+			rri->ri_ConstraintExprs = c->exprs;
+			return;
+		}
+	}
+	for (int i = 0; i < lengthof(check_cache) && c == NULL; i++)
+		if (check_cache[i].relid == InvalidOid)
+			c = &check_cache[i];
+	if (c == NULL)
+		return;					/* more tables than expected: not cached */
+	if (c->cxt != NULL)
+		MemoryContextDelete(c->cxt);
+	memset(c, 0, sizeof(CheckCache));
+	c->cxt = AllocSetContextCreate(TopMemoryContext,
+								   "exchange check constraints",
+								   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(c->cxt);
+	c->ccbin = palloc(sizeof(char *) * constr->num_check);
+	c->exprs = palloc(sizeof(ExprState *) * constr->num_check);
+	for (int i = 0; i < constr->num_check; i++)
+	{
+		c->ccbin[i] = pstrdup(constr->check[i].ccbin);
+		c->exprs[i] = ExecInitExpr(expression_planner(stringToNode(c->ccbin[i])),
+								   NULL);
+	}
+	MemoryContextSwitchTo(old);
+	c->ncheck = constr->num_check;
+	c->relid = RelationGetRelid(rel);
+	rri->ri_ConstraintExprs = c->exprs;
 }
 
 /* The OIDs of labels as values of enum type typid. */
@@ -321,6 +398,7 @@ TableOpen(TableWrite *t, const TableSpec *spec, Oid nsp, bool indexes)
 
 	t->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(t->rri, t->rel, 0, NULL, 0);
+	UseCachedChecks(t->rri);
 	if (indexes)
 		ExecOpenIndices(t->rri, false);
 }
