@@ -257,13 +257,6 @@ RequestAwait(Response *resps, int first, int n, int through)
 		SpinLockAcquire(&mb->mutex);
 		for (int i = first; i < first + n && complete; i++)
 			complete = mb->filled[i];
-		if (complete)
-		{
-			/* nobody writes these slots until we send into them again */
-			memcpy(resps, &mb->responses[first], sizeof(Response) * n);
-			memset(&mb->filled[first], 0, sizeof(bool) * n);
-			mb->wake_at = INT_MAX;
-		}
 		SpinLockRelease(&mb->mutex);
 		if (complete)
 			break;
@@ -280,6 +273,17 @@ RequestAwait(Response *resps, int first, int n, int through)
 						 exchange_request_timeout - waited, PG_WAIT_EXTENSION);
 		CHECK_FOR_INTERRUPTS();
 	}
+
+	/*
+	 * Nobody writes these slots until we send into them again, so they are
+	 * copied without the spinlock, which the engine may need meanwhile to
+	 * answer our other chunk.
+	 */
+	memcpy(resps, &mb->responses[first], sizeof(Response) * n);
+	SpinLockAcquire(&mb->mutex);
+	memset(&mb->filled[first], 0, sizeof(bool) * n);
+	mb->wake_at = INT_MAX;
+	SpinLockRelease(&mb->mutex);
 
 	/*
 	 * One wait at the end covers every answer (WAL is flushed in order);
