@@ -44,6 +44,23 @@ SELECT error_code, error_message, count(*)
 SELECT state FROM exchange.engine_status();
 SELECT exchange.cancel_all(:mm) > 900 AS cancelled;
 
+-- rows come back in input order across pipelined chunks, refusals
+-- (by the call: a bad side; by the engine: not a whole lot) in their place
+SELECT count(*) AS rows, count(r.error_code) AS refused,
+       bool_and(CASE r.ordinal % 5
+                WHEN 0 THEN r.error_code = '22P02'
+                WHEN 1 THEN r.error_code = '22023'
+                ELSE r.error_code IS NULL AND o.client_order_id = 'seq-' || r.ordinal
+                END) AS in_order
+  FROM exchange.place_orders((SELECT jsonb_agg(jsonb_build_object(
+        'account_id', :mm, 'market', 'BTC-USDT',
+        'side', CASE WHEN i % 5 = 0 THEN 'sideways' ELSE 'buy' END,
+        'quantity', CASE WHEN i % 5 = 1 THEN 0.00001 ELSE 0.0001 END,
+        'price', 100 + i % 7, 'client_order_id', 'seq-' || i) ORDER BY i)
+   FROM generate_series(1, 700) i)) r
+  LEFT JOIN exchange.order_record o USING (order_id);
+SELECT exchange.cancel_all(:mm) AS cancelled;
+
 -- errors of the call itself
 SELECT * FROM exchange.place_orders('{"account_id": 1}');
 \echo :LAST_ERROR_SQLSTATE

@@ -22,8 +22,8 @@
 #define REQUEST_NUMBER_LEN	64
 /* Longest client_order_id, deposit reference or external_ref. */
 #define REQUEST_TEXT_LEN	128
-/* Requests one caller may have in flight at once (place_orders chunks). */
-#define MAILBOX_SLOTS		64
+/* Requests one caller may have in flight at once (two place_orders chunks). */
+#define MAILBOX_SLOTS		128
 
 /* GUCs (guc.c) */
 extern char *exchange_database;
@@ -111,9 +111,10 @@ typedef enum EngineState
 typedef struct Mailbox
 {
 	slock_t		mutex;
-	uint64		generation;		/* the requests the caller waits for */
-	int			expected;		/* how many answers it waits for */
-	int			answered;
+	uint64		generation;		/* the call whose answers it takes */
+	int			answered;		/* answers in this call so far */
+	int			wake_at;		/* wake the caller when answered reaches it */
+	bool		filled[MAILBOX_SLOTS];	/* an answer waits in the slot */
 	Response	responses[MAILBOX_SLOTS];
 } Mailbox;
 
@@ -158,6 +159,11 @@ extern void EngineSetState(EngineState state);
 /* mailbox.c */
 extern void RequestSubmit(Request *req, Response *resp);
 extern void RequestSubmitMany(Request *reqs, Response *resps, int n);
+extern void RequestBegin(void);
+extern bool RequestSend(Request *reqs, int n, int first, int *through);
+extern void RequestQueueFull(void);
+extern void RequestAwait(Response *resps, int first, int n, int through);
+extern void RequestEnd(void);
 extern bool CommitIsReplicated(XLogRecPtr lsn, int durability);
 extern int	QueueDrain(Request *batch, int max);
 extern void QueueFailAll(int sqlstate, const char *message,
@@ -192,6 +198,7 @@ extern void PersistMarket(BatchWrites *w, const CoreMarket *m,
 						  const char *min_notional);
 extern void PersistHalted(BatchWrites *w, int32 market_id, bool halted);
 extern void PersistFlush(BatchWrites *w, Core *core, TimestampTz now);
+extern void PersistReset(void);
 
 /* rebuild.c */
 typedef struct EngineCounters

@@ -129,23 +129,28 @@ WaitDurable(XLogRecPtr lsn, int durability, TimestampTz start)
 }
 
 /*
- * Hand n requests (at most MAILBOX_SLOTS) to the engine and wait for all
- * their answers, which come only after their batches are durable.  Raises
- * the documented errors when the requests cannot be made or their outcome
- * is unknown; answers that are errors are left in resps for the caller.
+ * The call in progress in this backend: requests sent in chunks to the
+ * engine, each answered into its own slot of our mailbox.
+ */
+static struct
+{
+	bool		open;
+	uint64		generation;
+	int			sent;			/* requests sent in this call */
+	XLogRecPtr	lsn;			/* latest commit any answer rests on */
+	int			durability;
+	TimestampTz last_sent;		/* when the latest chunk was sent */
+} call;
+
+/*
+ * Start a call: refuse it when requests cannot be made here, and give our
+ * mailbox a new generation so no answer to an older call lands in it.
  */
 void
-RequestSubmitMany(Request *reqs, Response *resps, int n)
+RequestBegin(void)
 {
 	Mailbox    *mb;
-	uint64		generation;
-	int			engine_procno;
-	TimestampTz start;
-	bool		answered = false;
-	XLogRecPtr	lsn = InvalidXLogRecPtr;
-	int			durability = 0;
 
-	Assert(n > 0 && n <= MAILBOX_SLOTS);
 	ExchangeCheckLoaded();
 	if (IsTransactionBlock())
 		ereport(ERROR,
@@ -162,54 +167,99 @@ RequestSubmitMany(Request *reqs, Response *resps, int n)
 
 	mb = &Exchange->mailboxes[MyProc->pgprocno];
 	SpinLockAcquire(&mb->mutex);
-	generation = ++mb->generation;
-	mb->expected = n;
+	call.generation = ++mb->generation;
 	mb->answered = 0;
+	mb->wake_at = INT_MAX;
+	memset(mb->filled, 0, sizeof(mb->filled));
 	SpinLockRelease(&mb->mutex);
+	call.open = true;
+	call.sent = 0;
+	call.lsn = InvalidXLogRecPtr;
+	call.durability = 0;
+}
 
+/*
+ * Queue n requests whose answers go to slots first..first+n-1 (free ones)
+ * and wake the engine; returns without waiting, with *through the number
+ * of requests this call has sent so far.  False when the queue has no
+ * room for them.
+ */
+bool
+RequestSend(Request *reqs, int n, int first, int *through)
+{
+	int			engine_procno;
+
+	Assert(call.open && n > 0 && first >= 0 && first + n <= MAILBOX_SLOTS);
 	LWLockAcquire(Exchange->queue_lock, LW_EXCLUSIVE);
 	if (Exchange->queue_tail - Exchange->queue_head + n >
 		(uint64) Exchange->queue_capacity)
 	{
 		LWLockRelease(Exchange->queue_lock);
-		ereport(ERROR,
-				(errcode(ERRCODE_EXCHANGE_QUEUE_FULL),
-				 errmsg("exchange request queue is full"),
-				 errdetail("%d requests are waiting for the engine (exchange.queue_size); nothing was done.",
-						   Exchange->queue_capacity),
-				 errhint("Retry after a short pause.")));
+		return false;
 	}
 	for (int i = 0; i < n; i++)
 	{
 		reqs[i].procno = MyProc->pgprocno;
-		reqs[i].generation = generation;
-		reqs[i].slot = i;
+		reqs[i].generation = call.generation;
+		reqs[i].slot = first + i;
 		Exchange->queue[Exchange->queue_tail % Exchange->queue_capacity] = reqs[i];
 		Exchange->queue_tail++;
 	}
 	LWLockRelease(Exchange->queue_lock);
+	call.sent += n;
+	call.last_sent = GetCurrentTimestamp();
+	*through = call.sent;
 
 	SpinLockAcquire(&Exchange->state_mutex);
 	engine_procno = Exchange->engine_procno;
 	SpinLockRelease(&Exchange->state_mutex);
 	if (engine_procno >= 0)
 		SetLatch(&ProcGlobal->allProcs[engine_procno].procLatch);
+	return true;
+}
 
-	start = GetCurrentTimestamp();
+/* The error for requests that found the queue full: nothing was done. */
+void
+RequestQueueFull(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_EXCHANGE_QUEUE_FULL),
+			 errmsg("exchange request queue is full"),
+			 errdetail("%d requests are waiting for the engine (exchange.queue_size); nothing was done.",
+					   Exchange->queue_capacity),
+			 errhint("Retry after a short pause.")));
+}
+
+/*
+ * Wait for the answers in slots first..first+n-1, sent by the time
+ * `through` requests of this call had been sent, and copy them to resps;
+ * the slots are free again.  Answers may rest on state that is not
+ * durable yet: RequestEnd waits for that.
+ */
+void
+RequestAwait(Response *resps, int first, int n, int through)
+{
+	Mailbox    *mb = &Exchange->mailboxes[MyProc->pgprocno];
+	TimestampTz start = GetCurrentTimestamp();
+
+	Assert(call.open && first >= 0 && first + n <= MAILBOX_SLOTS);
+	SpinLockAcquire(&mb->mutex);
+	/* the engine answers in queue order: wake us with the last of these */
+	mb->wake_at = through;
+	SpinLockRelease(&mb->mutex);
+
 	for (;;)
 	{
+		bool		complete = true;
 		long		waited;
 
 		ResetLatch(MyLatch);
 		SpinLockAcquire(&mb->mutex);
-		answered = (mb->generation == generation && mb->answered == n);
+		for (int i = first; i < first + n && complete; i++)
+			complete = mb->filled[i];
 		SpinLockRelease(&mb->mutex);
-		if (answered)
-		{
-			/* complete: nobody writes the mailbox until our next request */
-			memcpy(resps, mb->responses, sizeof(Response) * n);
+		if (complete)
 			break;
-		}
 
 		waited = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 		if (waited >= exchange_request_timeout)
@@ -225,17 +275,57 @@ RequestSubmitMany(Request *reqs, Response *resps, int n)
 	}
 
 	/*
-	 * One wait covers every answer (WAL is flushed in order); errors too,
-	 * since "insufficient funds" or "order is cancelled" describe state that
-	 * must not be reported before it is durable.
+	 * Nobody writes these slots until we send into them again, so they are
+	 * copied without the spinlock, which the engine may need meanwhile to
+	 * answer our other chunk.
+	 */
+	memcpy(resps, &mb->responses[first], sizeof(Response) * n);
+	SpinLockAcquire(&mb->mutex);
+	memset(&mb->filled[first], 0, sizeof(bool) * n);
+	mb->wake_at = INT_MAX;
+	SpinLockRelease(&mb->mutex);
+
+	/*
+	 * One wait at the end covers every answer (WAL is flushed in order);
+	 * errors too, since "insufficient funds" or "order is cancelled"
+	 * describe state that must not be reported before it is durable.
 	 */
 	for (int i = 0; i < n; i++)
-		if (resps[i].commit_lsn > lsn)
+		if (resps[i].commit_lsn > call.lsn)
 		{
-			lsn = resps[i].commit_lsn;
-			durability = resps[i].durability;
+			call.lsn = resps[i].commit_lsn;
+			call.durability = resps[i].durability;
 		}
-	WaitDurable(lsn, durability, start);
+}
+
+/*
+ * End the call: wait until everything its answers rest on is durable (and
+ * replicated, as synchronous_commit asks).
+ */
+void
+RequestEnd(void)
+{
+	Assert(call.open);
+	call.open = false;
+	WaitDurable(call.lsn, call.durability, call.last_sent);
+}
+
+/*
+ * Hand n requests (at most MAILBOX_SLOTS) to the engine and wait for all
+ * their answers, which come only after their batches are durable.  Raises
+ * the documented errors when the requests cannot be made or their outcome
+ * is unknown; answers that are errors are left in resps for the caller.
+ */
+void
+RequestSubmitMany(Request *reqs, Response *resps, int n)
+{
+	int			through;
+
+	RequestBegin();
+	if (!RequestSend(reqs, n, 0, &through))
+		RequestQueueFull();
+	RequestAwait(resps, 0, n, through);
+	RequestEnd();
 }
 
 /* Hand one request to the engine and wait for its durable answer. */
@@ -277,11 +367,12 @@ MailboxReply(const Request *req, const Response *resp)
 	if (mb->generation == req->generation)
 	{
 		mb->responses[req->slot] = *resp;
+		mb->filled[req->slot] = true;
 		mb->answered++;
-		complete = (mb->answered == mb->expected);
+		complete = (mb->answered >= mb->wake_at);
 	}
 	SpinLockRelease(&mb->mutex);
-	/* wake the caller once, when its last answer is in */
+	/* wake the caller when the last answer it waits for is in */
 	if (complete)
 		SetLatch(&ProcGlobal->allProcs[req->procno].procLatch);
 }

@@ -1,36 +1,83 @@
 #include "exchange.h"
 
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
-#include "utils/array.h"
+#include "optimizer/optimizer.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+/*
+ * The engine writes its tables' rows directly (heap multi-insert, index
+ * inserts, updates and deletes by primary key), not through SQL: a
+ * statement per table per batch cost more in executor start-up, arrays
+ * and joins than the rows themselves.  What SQL would have enforced is
+ * enforced here too: NOT NULL and CHECK constraints (ExecConstraints),
+ * unique indexes (ExecInsertIndexTuples), and an update or delete that
+ * finds no row is an error.  The rows are exactly the ones the former
+ * INSERT ... SELECT FROM unnest and UPDATE ... FROM unnest statements
+ * wrote.  The tables have no triggers; one added later is refused rather
+ * than silently skipped.
+ */
 
 #define MAX_COLUMNS 20
 
-/* Rows of one table collected column by column, written as arrays. */
-typedef struct Columns
+/*
+ * A column the engine writes: its name, its type, and for an enum the
+ * labels the engine's small integers stand for.
+ */
+typedef struct ColumnSpec
 {
+	const char *name;
+	Oid			type;			/* InvalidOid for an enum */
+	const char *const *labels;	/* enum labels, NULL-terminated */
+} ColumnSpec;
+
+/*
+ * One kind of write to one table.  For updates and deletes the first
+ * nkeys columns are the primary key the row is found by.
+ */
+typedef struct TableSpec
+{
+	const char *table;
 	int			ncols;
+	const ColumnSpec *cols;
+	int			nkeys;
+} TableSpec;
+
+/* Rows of one kind collected for the batch, row after row. */
+typedef struct Rows
+{
+	const TableSpec *spec;
 	int			n;
 	int			cap;
-	Oid			types[MAX_COLUMNS];
-	Datum	   *vals[MAX_COLUMNS];
-	bool	   *nulls[MAX_COLUMNS];
-} Columns;
+	Datum	   *values;			/* n * spec->ncols */
+	bool	   *nulls;
+} Rows;
 
 struct BatchWrites
 {
 	MemoryContext cxt;
-	Columns		orders;			/* new orders, inserted */
-	Columns		order_updates;	/* known orders whose state changed */
-	Columns		book_inserts;	/* orders that came to rest: open_order */
-	Columns		book_deletes;	/* resting orders that left the book */
-	Columns		trades;
-	Columns		balances;		/* new balance rows, inserted */
-	Columns		balance_updates;
-	Columns		deposits;
-	Columns		accounts;
+	Rows		orders;			/* new orders, inserted */
+	Rows		order_updates;	/* known orders whose state changed */
+	Rows		book_inserts;	/* orders that came to rest: open_order */
+	Rows		book_deletes;	/* resting orders that left the book */
+	Rows		trades;
+	Rows		balances;		/* new balance rows, inserted */
+	Rows		balance_updates;
+	Rows		deposits;
+	Rows		accounts;
 	List	   *statements;		/* rare catalogue writes, in order */
 };
 
@@ -44,137 +91,477 @@ typedef struct Statement
 	char		nulls[12];
 } Statement;
 
-static const Oid order_types[] = {
-	INT8OID, INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, BOOLOID, INT4OID,
-	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID, TEXTOID,
-	TIMESTAMPTZOID
-};
-static const Oid trade_types[] = {
-	INT8OID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT4OID, INT8OID, INT8OID
-};
-static const Oid order_update_types[] = {INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
-static const Oid book_insert_types[] = {INT8OID, INT4OID, INT4OID, INT8OID};
-static const Oid book_delete_types[] = {INT8OID};
-static const Oid balance_types[] = {INT8OID, INT4OID, INT8OID, INT8OID};
-static const Oid deposit_types[] = {INT8OID, INT8OID, INT4OID, INT8OID, TEXTOID};
-static const Oid account_types[] = {INT8OID, TEXTOID};
+#define ENUM_COL(name, labels) {name, InvalidOid, labels}
 
-static SPIPlanPtr order_plan = NULL;
-static SPIPlanPtr order_update_plan = NULL;
-static SPIPlanPtr book_insert_plan = NULL;
-static SPIPlanPtr book_delete_plan = NULL;
-static SPIPlanPtr balance_update_plan = NULL;
-static SPIPlanPtr trade_plan = NULL;
-static SPIPlanPtr balance_plan = NULL;
-static SPIPlanPtr deposit_plan = NULL;
-static SPIPlanPtr account_plan = NULL;
+static const ColumnSpec order_cols[] = {
+	{"order_id", INT8OID}, {"account_id", INT8OID}, {"market_id", INT4OID},
+	ENUM_COL("side", SideNames), ENUM_COL("type", OrderTypeNames),
+	ENUM_COL("time_in_force", TimeInForceNames), {"post_only", BOOLOID},
+	ENUM_COL("stp", StpNames), {"price_ticks", INT8OID},
+	{"quantity_lots", INT8OID}, {"filled_lots", INT8OID},
+	{"filled_quote", INT8OID}, {"quote_limit", INT8OID},
+	ENUM_COL("status", StatusNames), {"client_order_id", TEXTOID},
+	{"expire_at", TIMESTAMPTZOID}, {"created_at", TIMESTAMPTZOID},
+	{"updated_at", TIMESTAMPTZOID}
+};
+static const ColumnSpec order_update_cols[] = {
+	{"order_id", INT8OID}, {"quantity_lots", INT8OID},
+	{"filled_lots", INT8OID}, {"filled_quote", INT8OID},
+	ENUM_COL("status", StatusNames), {"updated_at", TIMESTAMPTZOID}
+};
+static const ColumnSpec book_cols[] = {
+	{"order_id", INT8OID}, {"market_id", INT4OID},
+	ENUM_COL("side", SideNames), {"price_ticks", INT8OID}
+};
+static const ColumnSpec trade_cols[] = {
+	{"trade_id", INT8OID}, {"market_id", INT4OID}, {"price_ticks", INT8OID},
+	{"lots", INT8OID}, {"base_amount", INT8OID}, {"quote_amount", INT8OID},
+	{"maker_order_id", INT8OID}, {"taker_order_id", INT8OID},
+	{"maker_account_id", INT8OID}, {"taker_account_id", INT8OID},
+	ENUM_COL("taker_side", SideNames), {"maker_fee", INT8OID},
+	{"taker_fee", INT8OID}, {"executed_at", TIMESTAMPTZOID}
+};
+static const ColumnSpec balance_cols[] = {
+	{"account_id", INT8OID}, {"asset_id", INT4OID}, {"available", INT8OID},
+	{"locked", INT8OID}, {"updated_at", TIMESTAMPTZOID}
+};
+static const ColumnSpec deposit_cols[] = {
+	{"deposit_id", INT8OID}, {"account_id", INT8OID}, {"asset_id", INT4OID},
+	{"amount", INT8OID}, {"reference", TEXTOID},
+	{"created_at", TIMESTAMPTZOID}
+};
+static const ColumnSpec account_cols[] = {
+	{"account_id", INT8OID}, {"external_ref", TEXTOID},
+	{"created_at", TIMESTAMPTZOID}
+};
+
+#define TABLE(t, cols, nkeys) {t, lengthof(cols), cols, nkeys}
+
+static const TableSpec order_insert = TABLE("order_record", order_cols, 0);
+static const TableSpec order_update = TABLE("order_record", order_update_cols, 1);
+static const TableSpec book_insert = TABLE("open_order", book_cols, 0);
+static const TableSpec book_delete = TABLE("open_order", book_cols, 1);
+static const TableSpec trade_insert = TABLE("trade_record", trade_cols, 0);
+static const TableSpec balance_insert = TABLE("balance_record", balance_cols, 0);
+static const TableSpec balance_update = TABLE("balance_record", balance_cols, 2);
+static const TableSpec deposit_insert = TABLE("deposit_record", deposit_cols, 0);
+static const TableSpec account_insert = TABLE("account", account_cols, 0);
+
+/* Enum label OIDs by type, kept until the next rebuild (PersistReset). */
+typedef struct EnumCache
+{
+	Oid			type;
+	const char *const *labels;
+	int			nlabels;
+	Oid			oids[8];
+} EnumCache;
+
+static EnumCache enum_cache[8];
+static int	enum_cache_n = 0;
+
+/*
+ * A table's CHECK constraints, prepared once and kept across batches:
+ * preparing them (reading and planning each expression) for every batch
+ * cost more than checking the rows.  Valid while the table's constraints
+ * read the same.
+ */
+typedef struct CheckCache
+{
+	Oid			relid;			/* InvalidOid: unused */
+	MemoryContext cxt;
+	int			ncheck;
+	char	  **ccbin;
+	ExprState **exprs;
+} CheckCache;
+
+static CheckCache check_cache[8];
+
+/* Forget cached catalogue lookups: the extension may have been re-created. */
+void
+PersistReset(void)
+{
+	enum_cache_n = 0;
+	for (int i = 0; i < lengthof(check_cache); i++)
+	{
+		if (check_cache[i].cxt != NULL)
+			MemoryContextDelete(check_cache[i].cxt);
+		memset(&check_cache[i], 0, sizeof(CheckCache));
+	}
+}
+
+/* Give rri the table's prepared CHECK constraints, preparing them if new. */
+static void
+UseCachedChecks(ResultRelInfo *rri)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	CheckCache *c = NULL;
+	MemoryContext old;
+
+	if (constr == NULL || constr->num_check == 0)
+		return;
+	for (int i = 0; i < lengthof(check_cache) && c == NULL; i++)
+		if (check_cache[i].relid == RelationGetRelid(rel))
+			c = &check_cache[i];
+	if (c != NULL && c->ncheck == constr->num_check)
+	{
+		bool		same = true;
+
+		for (int i = 0; i < c->ncheck && same; i++)
+			same = strcmp(c->ccbin[i], constr->check[i].ccbin) == 0;
+		if (same)
+		{
+			rri->ri_ConstraintExprs = c->exprs;
+			return;
+		}
+	}
+	for (int i = 0; i < lengthof(check_cache) && c == NULL; i++)
+		if (check_cache[i].relid == InvalidOid)
+			c = &check_cache[i];
+	if (c == NULL)
+		return;					/* more tables than expected: not cached */
+	if (c->cxt != NULL)
+		MemoryContextDelete(c->cxt);
+	memset(c, 0, sizeof(CheckCache));
+	c->cxt = AllocSetContextCreate(TopMemoryContext,
+								   "exchange check constraints",
+								   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(c->cxt);
+	c->ccbin = palloc(sizeof(char *) * constr->num_check);
+	c->exprs = palloc(sizeof(ExprState *) * constr->num_check);
+	for (int i = 0; i < constr->num_check; i++)
+	{
+		c->ccbin[i] = pstrdup(constr->check[i].ccbin);
+		c->exprs[i] = ExecInitExpr(expression_planner(stringToNode(c->ccbin[i])),
+								   NULL);
+	}
+	MemoryContextSwitchTo(old);
+	c->ncheck = constr->num_check;
+	c->relid = RelationGetRelid(rel);
+	rri->ri_ConstraintExprs = c->exprs;
+}
+
+/* The OIDs of labels as values of enum type typid. */
+static const EnumCache *
+EnumLabels(Oid typid, const char *const *labels)
+{
+	EnumCache  *e;
+
+	for (int i = 0; i < enum_cache_n; i++)
+		if (enum_cache[i].type == typid && enum_cache[i].labels == labels)
+			return &enum_cache[i];
+	if (enum_cache_n == lengthof(enum_cache))
+		enum_cache_n = 0;
+	e = &enum_cache[enum_cache_n];
+	e->type = typid;
+	e->labels = labels;
+	e->nlabels = 0;
+	for (int i = 0; labels[i] != NULL; i++)
+	{
+		Oid			oid;
+
+		if (i >= lengthof(e->oids))
+			elog(ERROR, "too many labels for enum type %u", typid);
+		oid = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+							  ObjectIdGetDatum(typid),
+							  CStringGetDatum(labels[i]));
+		if (!OidIsValid(oid))
+			elog(ERROR, "enum type %s has no label \"%s\"",
+				 format_type_be(typid), labels[i]);
+		e->oids[i] = oid;
+		e->nlabels = i + 1;
+	}
+	enum_cache_n++;
+	return e;
+}
 
 static void
-ColumnsInit(Columns *c, int ncols, const Oid *types)
+RowsInit(Rows *r, const TableSpec *spec)
 {
-	c->ncols = ncols;
-	c->n = 0;
-	c->cap = 0;
-	for (int i = 0; i < ncols; i++)
-	{
-		c->types[i] = types[i];
-		c->vals[i] = NULL;
-		c->nulls[i] = NULL;
-	}
+	r->spec = spec;
+	r->n = 0;
+	r->cap = 0;
+	r->values = NULL;
+	r->nulls = NULL;
 }
 
 /* Append a row of all-NULL values; returns its index. */
 static int
-ColumnsAddRow(Columns *c, MemoryContext cxt)
+RowsAdd(Rows *r, MemoryContext cxt)
 {
-	if (c->n == c->cap)
-	{
-		int			cap = c->cap == 0 ? 64 : c->cap * 2;
+	int			ncols = r->spec->ncols;
 
-		for (int i = 0; i < c->ncols; i++)
+	if (r->n == r->cap)
+	{
+		int			cap = r->cap == 0 ? 64 : r->cap * 2;
+
+		if (r->cap == 0)
 		{
-			if (c->cap == 0)
-			{
-				c->vals[i] = MemoryContextAlloc(cxt, sizeof(Datum) * cap);
-				c->nulls[i] = MemoryContextAlloc(cxt, sizeof(bool) * cap);
-			}
-			else
-			{
-				c->vals[i] = repalloc(c->vals[i], sizeof(Datum) * cap);
-				c->nulls[i] = repalloc(c->nulls[i], sizeof(bool) * cap);
-			}
+			r->values = MemoryContextAlloc(cxt, sizeof(Datum) * ncols * cap);
+			r->nulls = MemoryContextAlloc(cxt, sizeof(bool) * ncols * cap);
 		}
-		c->cap = cap;
+		else
+		{
+			r->values = repalloc(r->values, sizeof(Datum) * ncols * cap);
+			r->nulls = repalloc(r->nulls, sizeof(bool) * ncols * cap);
+		}
+		r->cap = cap;
 	}
-	for (int i = 0; i < c->ncols; i++)
-		c->nulls[i][c->n] = true;
-	return c->n++;
+	memset(&r->nulls[r->n * ncols], true, sizeof(bool) * ncols);
+	return r->n++;
 }
 
 static inline void
-ColumnSet(Columns *c, int col, int row, Datum value)
+RowSet(Rows *r, int row, int col, Datum value)
 {
-	c->vals[col][row] = value;
-	c->nulls[col][row] = false;
+	r->values[row * r->spec->ncols + col] = value;
+	r->nulls[row * r->spec->ncols + col] = false;
 }
 
-/* The column as a one-dimensional array Datum. */
-static Datum
-ColumnArray(Columns *c, int col)
+/* A table the batch writes, opened with what writing it needs. */
+typedef struct TableWrite
 {
-	int			dims[1] = {c->n};
-	int			lbs[1] = {1};
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
+	Relation	rel;
+	ResultRelInfo *rri;
+	AttrNumber	attnums[MAX_COLUMNS];	/* spec column -> table attribute */
+	const EnumCache *enums[MAX_COLUMNS];	/* enum columns' labels */
+} TableWrite;
 
-	get_typlenbyvalalign(c->types[col], &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(c->vals[col], c->nulls[col], 1,
-											  dims, lbs, c->types[col],
-											  typlen, typbyval, typalign));
-}
-
-/* Run a kept plan over the collected rows, plus trailing scalar args. */
+/*
+ * Open spec's table and match its columns; with indexes, ready for index
+ * inserts.  Every column of an inserted row must be one the engine writes.
+ */
 static void
-ColumnsWrite(Columns *c, SPIPlanPtr *plan, const char *sql,
-			 int nextra, const Oid *extra_types, const Datum *extra)
+TableOpen(TableWrite *t, const TableSpec *spec, Oid nsp, bool indexes)
 {
-	Oid			types[MAX_COLUMNS + 2];
-	Datum		args[MAX_COLUMNS + 2];
-	int			nargs = c->ncols + nextra;
-	int			rc;
+	Oid			relid = get_relname_relid(spec->table, nsp);
+	TupleDesc	desc;
+	int			matched = 0;
 
-	if (c->n == 0)
+	if (!OidIsValid(relid))
+		elog(ERROR, "table exchange.%s does not exist", spec->table);
+	t->rel = table_open(relid, RowExclusiveLock);
+	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
+		elog(ERROR, "exchange.%s is not a table", spec->table);
+	if (t->rel->trigdesc != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("triggers on exchange.%s are not supported",
+						spec->table),
+				 errdetail("The engine writes its tables directly, without firing triggers."),
+				 errhint("Drop the trigger; read the table or its view instead.")));
+	desc = RelationGetDescr(t->rel);
+	for (int c = 0; c < spec->ncols; c++)
+	{
+		const ColumnSpec *col = &spec->cols[c];
+
+		t->attnums[c] = InvalidAttrNumber;
+		t->enums[c] = NULL;
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), col->name) == 0)
+			{
+				t->attnums[c] = att->attnum;
+				if (col->labels != NULL)
+				{
+					if (get_typtype(att->atttypid) != TYPTYPE_ENUM)
+						elog(ERROR, "exchange.%s.%s is not an enum",
+							 spec->table, col->name);
+					t->enums[c] = EnumLabels(att->atttypid, col->labels);
+				}
+				else if (att->atttypid != col->type)
+					elog(ERROR, "exchange.%s.%s has type %s, expected %s",
+						 spec->table, col->name,
+						 format_type_be(att->atttypid),
+						 format_type_be(col->type));
+				break;
+			}
+		}
+		if (t->attnums[c] == InvalidAttrNumber)
+			elog(ERROR, "exchange.%s has no column %s", spec->table,
+				 col->name);
+		matched++;
+	}
+	if (spec->nkeys == 0)
+	{
+		int			live = 0;
+
+		for (int a = 0; a < desc->natts; a++)
+			if (!TupleDescAttr(desc, a)->attisdropped)
+				live++;
+		if (live != matched)
+			elog(ERROR, "exchange.%s has columns the engine does not write",
+				 spec->table);
+	}
+
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, t->rel, 0, NULL, 0);
+	UseCachedChecks(t->rri);
+	if (indexes)
+		ExecOpenIndices(t->rri, false);
+}
+
+static void
+TableClose(TableWrite *t)
+{
+	if (t->rri->ri_IndexRelationDescs != NULL)
+		ExecCloseIndices(t->rri);
+	table_close(t->rel, NoLock);
+}
+
+/* Put spec column c of a collected row into slot (values/isnull). */
+static inline void
+SlotSetColumn(TableWrite *t, TupleTableSlot *slot, const Rows *r, int row,
+			  int c)
+{
+	int			i = row * r->spec->ncols + c;
+	int			a = t->attnums[c] - 1;
+
+	slot->tts_isnull[a] = r->nulls[i];
+	if (r->nulls[i])
+		slot->tts_values[a] = (Datum) 0;
+	else if (t->enums[c] != NULL)
+	{
+		int32		label = DatumGetInt32(r->values[i]);
+
+		if (label < 0 || label >= t->enums[c]->nlabels)
+			elog(ERROR, "exchange.%s.%s: no label for value %d",
+				 r->spec->table, r->spec->cols[c].name, label);
+		slot->tts_values[a] = ObjectIdGetDatum(t->enums[c]->oids[label]);
+	}
+	else
+		slot->tts_values[a] = r->values[i];
+}
+
+/* Insert the collected rows: one multi-insert, then their index entries. */
+static void
+RowsInsert(EState *estate, Oid nsp, const Rows *r)
+{
+	TableWrite	t;
+	TupleTableSlot **slots;
+	TupleDesc	desc;
+	bool		check;
+
+	if (r->n == 0)
 		return;
-	for (int i = 0; i < c->ncols; i++)
+	TableOpen(&t, r->spec, nsp, true);
+	desc = RelationGetDescr(t.rel);
+	check = desc->constr != NULL;
+	slots = palloc(sizeof(TupleTableSlot *) * r->n);
+	for (int i = 0; i < r->n; i++)
 	{
-		types[i] = get_array_type(c->types[i]);
-		args[i] = ColumnArray(c, i);
-	}
-	for (int i = 0; i < nextra; i++)
-	{
-		types[c->ncols + i] = extra_types[i];
-		args[c->ncols + i] = extra[i];
-	}
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+		TupleTableSlot *slot = table_slot_create(t.rel, NULL);
 
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
+		ExecClearTuple(slot);
+		/* dropped columns stay NULL */
+		memset(slot->tts_isnull, true, sizeof(bool) * desc->natts);
+		for (int c = 0; c < r->spec->ncols; c++)
+			SlotSetColumn(&t, slot, r, i, c);
+		ExecStoreVirtualTuple(slot);
+		if (check)
+			ExecConstraints(t.rri, slot, estate);
+		slots[i] = slot;
 	}
-	rc = SPI_execute_plan(*plan, args, NULL, false, 0);
-	if (rc < 0)
-		elog(ERROR, "exchange batch write failed: %s",
-			 SPI_result_code_string(rc));
-	/* an update that misses a row means the core and tables disagree */
-	if (SPI_processed != (uint64) c->n)
-		elog(ERROR, "exchange batch wrote %llu of %d rows: \"%s\"",
-			 (unsigned long long) SPI_processed, c->n, sql);
+	table_multi_insert(t.rel, slots, r->n, GetCurrentCommandId(true), 0,
+					   NULL);
+	for (int i = 0; i < r->n; i++)
+	{
+		if (t.rri->ri_NumIndices > 0)
+			list_free(ExecInsertIndexTuples(t.rri, slots[i], estate, false,
+											false, NULL, NIL));
+		ExecDropSingleTupleTableSlot(slots[i]);
+	}
+	pfree(slots);
+	TableClose(&t);
+}
+
+/*
+ * Update (or delete) the rows found by their primary key, the spec's
+ * first columns; the other columns get the collected values.  An update
+ * that changes no indexed column is HOT when the page has room, as with
+ * SQL's UPDATE.
+ */
+static void
+RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
+{
+	const TableSpec *spec = r->spec;
+	TableWrite	t;
+	Relation	index;
+	Oid			index_oid;
+	IndexScanDesc scan;
+	TupleTableSlot *old;
+	TupleTableSlot *new = NULL;
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	RegProcedure eq[INDEX_MAX_KEYS];
+	Snapshot	snapshot = GetActiveSnapshot();
+	int			natts;
+	bool		check;
+
+	if (r->n == 0)
+		return;
+	TableOpen(&t, spec, nsp, !is_delete);
+	natts = RelationGetDescr(t.rel)->natts;
+	check = RelationGetDescr(t.rel)->constr != NULL;
+	index_oid = RelationGetPrimaryKeyIndex(t.rel);
+	if (!OidIsValid(index_oid))
+		elog(ERROR, "exchange.%s has no primary key", spec->table);
+	index = index_open(index_oid, RowExclusiveLock);
+	if (IndexRelationGetNumberOfKeyAttributes(index) != spec->nkeys)
+		elog(ERROR, "exchange.%s: unexpected primary key", spec->table);
+	for (int k = 0; k < spec->nkeys; k++)
+	{
+		if (index->rd_index->indkey.values[k] != t.attnums[k])
+			elog(ERROR, "exchange.%s: unexpected primary key", spec->table);
+		eq[k] = spec->cols[k].type == INT8OID ? F_INT8EQ : F_INT4EQ;
+	}
+
+	old = table_slot_create(t.rel, NULL);
+	if (!is_delete)
+		new = table_slot_create(t.rel, NULL);
+	scan = index_beginscan(t.rel, index, snapshot, spec->nkeys, 0);
+	for (int i = 0; i < r->n; i++)
+	{
+		for (int k = 0; k < spec->nkeys; k++)
+			ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, eq[k],
+						r->values[i * spec->ncols + k]);
+		index_rescan(scan, keys, spec->nkeys, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, old))
+			/* the core and the tables disagree */
+			elog(ERROR, "exchange batch found no row in exchange.%s for key %lld",
+				 spec->table,
+				 (long long) DatumGetInt64(r->values[i * spec->ncols]));
+		if (is_delete)
+		{
+			simple_table_tuple_delete(t.rel, &old->tts_tid, snapshot);
+			continue;
+		}
+		slot_getallattrs(old);
+		ExecClearTuple(new);
+		memcpy(new->tts_values, old->tts_values, sizeof(Datum) * natts);
+		memcpy(new->tts_isnull, old->tts_isnull, sizeof(bool) * natts);
+		for (int c = spec->nkeys; c < spec->ncols; c++)
+			SlotSetColumn(&t, new, r, i, c);
+		ExecStoreVirtualTuple(new);
+		if (check)
+			ExecConstraints(t.rri, new, estate);
+		{
+			bool		update_indexes;
+
+			simple_table_tuple_update(t.rel, &old->tts_tid, new, snapshot,
+									  &update_indexes);
+			if (update_indexes && t.rri->ri_NumIndices > 0)
+				list_free(ExecInsertIndexTuples(t.rri, new, estate, true,
+												false, NULL, NIL));
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(old);
+	if (new != NULL)
+		ExecDropSingleTupleTableSlot(new);
+	index_close(index, NoLock);
+	TableClose(&t);
 }
 
 /* Start collecting a batch's rows in cxt. */
@@ -184,18 +571,15 @@ PersistBegin(MemoryContext cxt)
 	BatchWrites *w = MemoryContextAllocZero(cxt, sizeof(BatchWrites));
 
 	w->cxt = cxt;
-	ColumnsInit(&w->orders, lengthof(order_types), order_types);
-	ColumnsInit(&w->order_updates, lengthof(order_update_types),
-				order_update_types);
-	ColumnsInit(&w->balance_updates, lengthof(balance_types), balance_types);
-	ColumnsInit(&w->book_inserts, lengthof(book_insert_types),
-				book_insert_types);
-	ColumnsInit(&w->book_deletes, lengthof(book_delete_types),
-				book_delete_types);
-	ColumnsInit(&w->trades, lengthof(trade_types), trade_types);
-	ColumnsInit(&w->balances, lengthof(balance_types), balance_types);
-	ColumnsInit(&w->deposits, lengthof(deposit_types), deposit_types);
-	ColumnsInit(&w->accounts, lengthof(account_types), account_types);
+	RowsInit(&w->orders, &order_insert);
+	RowsInit(&w->order_updates, &order_update);
+	RowsInit(&w->book_inserts, &book_insert);
+	RowsInit(&w->book_deletes, &book_delete);
+	RowsInit(&w->trades, &trade_insert);
+	RowsInit(&w->balances, &balance_insert);
+	RowsInit(&w->balance_updates, &balance_update);
+	RowsInit(&w->deposits, &deposit_insert);
+	RowsInit(&w->accounts, &account_insert);
 	w->statements = NIL;
 	return w;
 }
@@ -205,7 +589,7 @@ void
 PersistOrder(BatchWrites *w, const CoreOrder *o, const char *client_order_id,
 			 bool is_new)
 {
-	Columns    *c;
+	Rows	   *c;
 	int			r;
 	const CoreMarket *m = CoreGetMarket(Exchange->core, o->market);
 	bool		resting = (o->status == CORE_OPEN ||
@@ -219,98 +603,98 @@ PersistOrder(BatchWrites *w, const CoreOrder *o, const char *client_order_id,
 	if (is_new && resting)
 	{
 		c = &w->book_inserts;
-		r = ColumnsAddRow(c, w->cxt);
-		ColumnSet(c, 0, r, Int64GetDatum(o->id));
-		ColumnSet(c, 1, r, Int32GetDatum(m->id));
-		ColumnSet(c, 2, r, Int32GetDatum(o->side));
-		ColumnSet(c, 3, r, Int64GetDatum(o->price));
+		r = RowsAdd(c, w->cxt);
+		RowSet(c, r, 0, Int64GetDatum(o->id));
+		RowSet(c, r, 1, Int32GetDatum(m->id));
+		RowSet(c, r, 2, Int32GetDatum(o->side));
+		RowSet(c, r, 3, Int64GetDatum(o->price));
 	}
 	else if (!is_new && !resting)
 	{
 		c = &w->book_deletes;
-		r = ColumnsAddRow(c, w->cxt);
-		ColumnSet(c, 0, r, Int64GetDatum(o->id));
+		r = RowsAdd(c, w->cxt);
+		RowSet(c, r, 0, Int64GetDatum(o->id));
 	}
 
 	if (!is_new)
 	{
 		c = &w->order_updates;
-		r = ColumnsAddRow(c, w->cxt);
-		ColumnSet(c, 0, r, Int64GetDatum(o->id));
-		ColumnSet(c, 1, r, Int64GetDatum(o->quantity));
-		ColumnSet(c, 2, r, Int64GetDatum(o->filled));
-		ColumnSet(c, 3, r, Int64GetDatum(o->filled_quote));
-		ColumnSet(c, 4, r, Int32GetDatum(o->status));
+		r = RowsAdd(c, w->cxt);
+		RowSet(c, r, 0, Int64GetDatum(o->id));
+		RowSet(c, r, 1, Int64GetDatum(o->quantity));
+		RowSet(c, r, 2, Int64GetDatum(o->filled));
+		RowSet(c, r, 3, Int64GetDatum(o->filled_quote));
+		RowSet(c, r, 4, Int32GetDatum(o->status));
 		return;
 	}
 	c = &w->orders;
-	r = ColumnsAddRow(c, w->cxt);
-	ColumnSet(c, 0, r, Int64GetDatum(o->id));
-	ColumnSet(c, 1, r, Int64GetDatum(o->account));
-	ColumnSet(c, 2, r, Int32GetDatum(m->id));
-	ColumnSet(c, 3, r, Int32GetDatum(o->side));
-	ColumnSet(c, 4, r, Int32GetDatum(o->type));
-	ColumnSet(c, 5, r, Int32GetDatum(o->tif));
-	ColumnSet(c, 6, r, BoolGetDatum(o->post_only));
-	ColumnSet(c, 7, r, Int32GetDatum(o->stp));
+	r = RowsAdd(c, w->cxt);
+	RowSet(c, r, 0, Int64GetDatum(o->id));
+	RowSet(c, r, 1, Int64GetDatum(o->account));
+	RowSet(c, r, 2, Int32GetDatum(m->id));
+	RowSet(c, r, 3, Int32GetDatum(o->side));
+	RowSet(c, r, 4, Int32GetDatum(o->type));
+	RowSet(c, r, 5, Int32GetDatum(o->tif));
+	RowSet(c, r, 6, BoolGetDatum(o->post_only));
+	RowSet(c, r, 7, Int32GetDatum(o->stp));
 	if (o->type == CORE_LIMIT)
-		ColumnSet(c, 8, r, Int64GetDatum(o->price));
-	ColumnSet(c, 9, r, Int64GetDatum(o->quantity));
-	ColumnSet(c, 10, r, Int64GetDatum(o->filled));
-	ColumnSet(c, 11, r, Int64GetDatum(o->filled_quote));
+		RowSet(c, r, 8, Int64GetDatum(o->price));
+	RowSet(c, r, 9, Int64GetDatum(o->quantity));
+	RowSet(c, r, 10, Int64GetDatum(o->filled));
+	RowSet(c, r, 11, Int64GetDatum(o->filled_quote));
 	if (o->quote_limit != 0)
-		ColumnSet(c, 12, r, Int64GetDatum(o->quote_limit));
-	ColumnSet(c, 13, r, Int32GetDatum(o->status));
+		RowSet(c, r, 12, Int64GetDatum(o->quote_limit));
+	RowSet(c, r, 13, Int32GetDatum(o->status));
 	if (client_order_id != NULL)
-		ColumnSet(c, 14, r, CStringGetTextDatum(client_order_id));
+		RowSet(c, r, 14, CStringGetTextDatum(client_order_id));
 	if (o->expire_at != 0)
-		ColumnSet(c, 15, r, TimestampTzGetDatum(o->expire_at));
+		RowSet(c, r, 15, TimestampTzGetDatum(o->expire_at));
 }
 
 void
 PersistTrade(BatchWrites *w, const CoreTrade *t)
 {
-	Columns    *c = &w->trades;
-	int			r = ColumnsAddRow(c, w->cxt);
+	Rows	   *c = &w->trades;
+	int			r = RowsAdd(c, w->cxt);
 
-	ColumnSet(c, 0, r, Int64GetDatum(t->id));
-	ColumnSet(c, 1, r, Int32GetDatum(CoreGetMarket(Exchange->core, t->market)->id));
-	ColumnSet(c, 2, r, Int64GetDatum(t->price));
-	ColumnSet(c, 3, r, Int64GetDatum(t->lots));
-	ColumnSet(c, 4, r, Int64GetDatum(t->base_units));
-	ColumnSet(c, 5, r, Int64GetDatum(t->quote_units));
-	ColumnSet(c, 6, r, Int64GetDatum(t->maker_order));
-	ColumnSet(c, 7, r, Int64GetDatum(t->taker_order));
-	ColumnSet(c, 8, r, Int64GetDatum(t->maker_account));
-	ColumnSet(c, 9, r, Int64GetDatum(t->taker_account));
-	ColumnSet(c, 10, r, Int32GetDatum(t->taker_side));
-	ColumnSet(c, 11, r, Int64GetDatum(t->maker_fee));
-	ColumnSet(c, 12, r, Int64GetDatum(t->taker_fee));
+	RowSet(c, r, 0, Int64GetDatum(t->id));
+	RowSet(c, r, 1, Int32GetDatum(CoreGetMarket(Exchange->core, t->market)->id));
+	RowSet(c, r, 2, Int64GetDatum(t->price));
+	RowSet(c, r, 3, Int64GetDatum(t->lots));
+	RowSet(c, r, 4, Int64GetDatum(t->base_units));
+	RowSet(c, r, 5, Int64GetDatum(t->quote_units));
+	RowSet(c, r, 6, Int64GetDatum(t->maker_order));
+	RowSet(c, r, 7, Int64GetDatum(t->taker_order));
+	RowSet(c, r, 8, Int64GetDatum(t->maker_account));
+	RowSet(c, r, 9, Int64GetDatum(t->taker_account));
+	RowSet(c, r, 10, Int32GetDatum(t->taker_side));
+	RowSet(c, r, 11, Int64GetDatum(t->maker_fee));
+	RowSet(c, r, 12, Int64GetDatum(t->taker_fee));
 }
 
 void
 PersistDeposit(BatchWrites *w, int64 id, int64 account, int32 asset_id,
 			   int64 units, const char *reference)
 {
-	Columns    *c = &w->deposits;
-	int			r = ColumnsAddRow(c, w->cxt);
+	Rows	   *c = &w->deposits;
+	int			r = RowsAdd(c, w->cxt);
 
-	ColumnSet(c, 0, r, Int64GetDatum(id));
-	ColumnSet(c, 1, r, Int64GetDatum(account));
-	ColumnSet(c, 2, r, Int32GetDatum(asset_id));
-	ColumnSet(c, 3, r, Int64GetDatum(units));
-	ColumnSet(c, 4, r, CStringGetTextDatum(reference));
+	RowSet(c, r, 0, Int64GetDatum(id));
+	RowSet(c, r, 1, Int64GetDatum(account));
+	RowSet(c, r, 2, Int32GetDatum(asset_id));
+	RowSet(c, r, 3, Int64GetDatum(units));
+	RowSet(c, r, 4, CStringGetTextDatum(reference));
 }
 
 void
 PersistAccount(BatchWrites *w, int64 id, const char *external_ref)
 {
-	Columns    *c = &w->accounts;
-	int			r = ColumnsAddRow(c, w->cxt);
+	Rows	   *c = &w->accounts;
+	int			r = RowsAdd(c, w->cxt);
 
-	ColumnSet(c, 0, r, Int64GetDatum(id));
+	RowSet(c, r, 0, Int64GetDatum(id));
 	if (external_ref != NULL)
-		ColumnSet(c, 1, r, CStringGetTextDatum(external_ref));
+		RowSet(c, r, 1, CStringGetTextDatum(external_ref));
 }
 
 /* Queue a catalogue statement, run in order at flush. */
@@ -385,14 +769,24 @@ PersistHalted(BatchWrites *w, int32 market_id, bool halted)
 	s->values[1] = BoolGetDatum(halted);
 }
 
-/* Write the batch: catalogue first, then the multi-row writes. */
+/* Set column col of every collected row to value. */
+static void
+RowsSetAll(Rows *r, int col, Datum value)
+{
+	for (int i = 0; i < r->n; i++)
+		RowSet(r, i, col, value);
+}
+
+/* Write the batch: catalogue first (SQL), then the rows (directly). */
 void
 PersistFlush(BatchWrites *w, Core *core, TimestampTz now)
 {
 	ListCell   *lc;
 	Datum		ts = TimestampTzGetDatum(now);
-	Oid			ts_type = TIMESTAMPTZOID;
 	int32		nbal = CoreDirtyCount(core);
+	Oid			nsp;
+	EState	   *estate;
+	MemoryContext old;
 
 	foreach(lc, w->statements)
 	{
@@ -404,79 +798,11 @@ PersistFlush(BatchWrites *w, Core *core, TimestampTz now)
 			elog(ERROR, "exchange catalogue write failed: %s",
 				 SPI_result_code_string(rc));
 	}
+	/* rows written below come after the statements' */
+	if (w->statements != NIL)
+		CommandCounterIncrement();
 
-	ColumnsWrite(&w->accounts, &account_plan,
-				 "INSERT INTO exchange.account (account_id, external_ref, created_at)"
-				 " SELECT a, r, $3 FROM unnest($1, $2) AS u(a, r)",
-				 1, &ts_type, &ts);
-
-	ColumnsWrite(&w->orders, &order_plan,
-				 "INSERT INTO exchange.order_record AS o (order_id, account_id,"
-				 " market_id, side, type, time_in_force, post_only, stp,"
-				 " price_ticks, quantity_lots, filled_lots, filled_quote,"
-				 " quote_limit, status, client_order_id, expire_at,"
-				 " created_at, updated_at)"
-				 " SELECT id, acc, mkt,"
-				 " CASE side WHEN 0 THEN 'buy'::exchange.side ELSE 'sell' END,"
-				 " CASE typ WHEN 0 THEN 'limit'::exchange.order_type ELSE 'market' END,"
-				 " CASE tif WHEN 0 THEN 'gtc'::exchange.time_in_force"
-				 "  WHEN 1 THEN 'ioc' ELSE 'fok' END,"
-				 " po,"
-				 " CASE stp WHEN 0 THEN 'cancel_taker'::exchange.stp_mode"
-				 "  WHEN 1 THEN 'cancel_maker' ELSE 'cancel_both' END,"
-				 " price, qty, filled, fq, ql,"
-				 " CASE st WHEN 0 THEN 'open'::exchange.order_status"
-				 "  WHEN 1 THEN 'partially_filled' WHEN 2 THEN 'filled'"
-				 "  WHEN 3 THEN 'cancelled' WHEN 4 THEN 'rejected'"
-				 "  ELSE 'expired' END,"
-				 " coid, exp, $17, $17"
-				 " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-				 "  $12, $13, $14, $15, $16)"
-				 "  AS u(id, acc, mkt, side, typ, tif, po, stp, price, qty,"
-				 "  filled, fq, ql, st, coid, exp)",
-				 1, &ts_type, &ts);
-
-	ColumnsWrite(&w->order_updates, &order_update_plan,
-				 "UPDATE exchange.order_record o SET quantity_lots = u.qty,"
-				 " filled_lots = u.filled, filled_quote = u.fq,"
-				 " status = CASE u.st WHEN 0 THEN 'open'::exchange.order_status"
-				 "  WHEN 1 THEN 'partially_filled' WHEN 2 THEN 'filled'"
-				 "  WHEN 3 THEN 'cancelled' WHEN 4 THEN 'rejected'"
-				 "  ELSE 'expired' END,"
-				 " updated_at = $6"
-				 " FROM unnest($1, $2, $3, $4, $5) AS u(id, qty, filled, fq, st)"
-				 " WHERE o.order_id = u.id",
-				 1, &ts_type, &ts);
-
-	ColumnsWrite(&w->book_inserts, &book_insert_plan,
-				 "INSERT INTO exchange.open_order (order_id, market_id, side, price_ticks)"
-				 " SELECT id, mkt,"
-				 " CASE side WHEN 0 THEN 'buy'::exchange.side ELSE 'sell' END, price"
-				 " FROM unnest($1, $2, $3, $4) AS u(id, mkt, side, price)",
-				 0, NULL, NULL);
-	ColumnsWrite(&w->book_deletes, &book_delete_plan,
-				 "DELETE FROM exchange.open_order WHERE order_id = ANY ($1)",
-				 0, NULL, NULL);
-
-	ColumnsWrite(&w->trades, &trade_plan,
-				 "INSERT INTO exchange.trade_record (trade_id, market_id,"
-				 " price_ticks, lots, base_amount, quote_amount, maker_order_id,"
-				 " taker_order_id, maker_account_id, taker_account_id,"
-				 " taker_side, maker_fee, taker_fee, executed_at)"
-				 " SELECT id, mkt, price, lots, b, q, mo, t_o, ma, ta,"
-				 " CASE side WHEN 0 THEN 'buy'::exchange.side ELSE 'sell' END,"
-				 " mf, tf, $14"
-				 " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-				 "  $12, $13)"
-				 "  AS u(id, mkt, price, lots, b, q, mo, t_o, ma, ta, side, mf, tf)",
-				 1, &ts_type, &ts);
-
-	ColumnsWrite(&w->deposits, &deposit_plan,
-				 "INSERT INTO exchange.deposit_record (deposit_id, account_id,"
-				 " asset_id, amount, reference, created_at)"
-				 " SELECT * , $6 FROM unnest($1, $2, $3, $4, $5)",
-				 1, &ts_type, &ts);
-
+	old = MemoryContextSwitchTo(w->cxt);
 	if (nbal > 0)
 	{
 		CoreBalanceRow *rows = palloc(sizeof(CoreBalanceRow) * nbal);
@@ -484,27 +810,41 @@ PersistFlush(BatchWrites *w, Core *core, TimestampTz now)
 		CoreDirtyBalances(core, rows, nbal);
 		for (int i = 0; i < nbal; i++)
 		{
-			Columns    *c = rows[i].is_new ? &w->balances : &w->balance_updates;
-			int			r = ColumnsAddRow(c, w->cxt);
+			Rows	   *c = rows[i].is_new ? &w->balances : &w->balance_updates;
+			int			r = RowsAdd(c, w->cxt);
 
-			ColumnSet(c, 0, r, Int64GetDatum(rows[i].account));
-			ColumnSet(c, 1, r,
-					  Int32GetDatum(CoreGetAsset(core, rows[i].asset)->id));
-			ColumnSet(c, 2, r, Int64GetDatum(rows[i].available));
-			ColumnSet(c, 3, r, Int64GetDatum(rows[i].locked));
+			RowSet(c, r, 0, Int64GetDatum(rows[i].account));
+			RowSet(c, r, 1, Int32GetDatum(CoreGetAsset(core, rows[i].asset)->id));
+			RowSet(c, r, 2, Int64GetDatum(rows[i].available));
+			RowSet(c, r, 3, Int64GetDatum(rows[i].locked));
 		}
-		ColumnsWrite(&w->balances, &balance_plan,
-					 "INSERT INTO exchange.balance_record (account_id, asset_id,"
-					 " available, locked, updated_at)"
-					 " SELECT a, s, av, lk, $5 FROM unnest($1, $2, $3, $4)"
-					 "  AS u(a, s, av, lk)",
-					 1, &ts_type, &ts);
-		ColumnsWrite(&w->balance_updates, &balance_update_plan,
-					 "UPDATE exchange.balance_record b SET available = u.av,"
-					 " locked = u.lk, updated_at = $5"
-					 " FROM unnest($1, $2, $3, $4) AS u(a, s, av, lk)"
-					 " WHERE b.account_id = u.a AND b.asset_id = u.s",
-					 1, &ts_type, &ts);
 	}
+	RowsSetAll(&w->accounts, 2, ts);
+	RowsSetAll(&w->orders, 16, ts);
+	RowsSetAll(&w->orders, 17, ts);
+	RowsSetAll(&w->order_updates, 5, ts);
+	RowsSetAll(&w->trades, 13, ts);
+	RowsSetAll(&w->deposits, 5, ts);
+	RowsSetAll(&w->balances, 4, ts);
+	RowsSetAll(&w->balance_updates, 4, ts);
+
+	nsp = get_namespace_oid("exchange", false);
+	estate = CreateExecutorState();
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = GetActiveSnapshot();
+
+	RowsInsert(estate, nsp, &w->accounts);
+	RowsInsert(estate, nsp, &w->orders);
+	RowsUpdate(estate, nsp, &w->order_updates, false);
+	RowsInsert(estate, nsp, &w->book_inserts);
+	RowsUpdate(estate, nsp, &w->book_deletes, true);
+	RowsInsert(estate, nsp, &w->trades);
+	RowsInsert(estate, nsp, &w->deposits);
+	RowsInsert(estate, nsp, &w->balances);
+	RowsUpdate(estate, nsp, &w->balance_updates, false);
+
+	FreeExecutorState(estate);
+	MemoryContextSwitchTo(old);
+	CommandCounterIncrement();
 	CoreClearDirty(core);
 }

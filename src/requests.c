@@ -605,30 +605,82 @@ PutOrdersRow(ReturnSetInfo *rsinfo, int ordinal, const Response *resp,
 
 PG_FUNCTION_INFO_V1(place_orders);
 
-#define PENDING_MAX (4 * MAILBOX_SLOTS)
+/* Requests in one chunk: half the mailbox, so two can be in flight. */
+#define CHUNK_REQS (MAILBOX_SLOTS / 2)
+#define CHUNK_ROWS (4 * CHUNK_REQS)
 
-/* Orders parsed but not yet answered, in input order. */
-typedef struct Pending
+/* Orders of one chunk in input order: requests and refusals. */
+typedef struct Chunk
 {
-	int			n;				/* entries */
+	int			n;				/* rows */
 	int			nreqs;			/* of which requests */
-	int			req_of[PENDING_MAX];	/* request index, or -1: refused */
-	Response	refused[PENDING_MAX];
-	Request		reqs[MAILBOX_SLOTS];
-	Response	resps[MAILBOX_SLOTS];
-} Pending;
+	int			first_slot;		/* its half of the mailbox */
+	int			through;		/* requests of the call sent with it */
+	bool		pending;		/* sent (or all refused), rows not emitted */
+	int			req_of[CHUNK_ROWS]; /* request index, or -1: refused */
+	Response	refused[CHUNK_ROWS];
+	Request		reqs[CHUNK_REQS];
+	Response	resps[CHUNK_REQS];
+} Chunk;
 
-/* Submit the pending requests and emit every pending row in order. */
-static void
-PendingFlush(Pending *p, ReturnSetInfo *rsinfo, int *ordinal, Oid status_type)
+/*
+ * place_orders' two chunks: one filled (and then sent) while the engine
+ * answers the other, so the engine never waits for the caller between
+ * chunks.  Rows are emitted in input order, older chunk first.
+ */
+typedef struct Pipeline
 {
-	if (p->nreqs > 0)
-		RequestSubmitMany(p->reqs, p->resps, p->nreqs);
-	for (int i = 0; i < p->n; i++)
-		PutOrdersRow(rsinfo, ++(*ordinal),
-					 p->req_of[i] >= 0 ? &p->resps[p->req_of[i]] : &p->refused[i],
-					 status_type);
-	p->n = p->nreqs = 0;
+	Chunk		chunks[2];
+	int			cur;			/* the chunk being filled */
+	bool		begun;			/* a call to the engine is open */
+	ReturnSetInfo *rsinfo;
+	int			emitted;
+	Oid			status_type;
+} Pipeline;
+
+/* Wait for a pending chunk's answers and emit its rows. */
+static void
+ChunkFinish(Pipeline *p, Chunk *c)
+{
+	if (c->nreqs > 0)
+		RequestAwait(c->resps, c->first_slot, c->nreqs, c->through);
+	for (int i = 0; i < c->n; i++)
+		PutOrdersRow(p->rsinfo, ++p->emitted,
+					 c->req_of[i] >= 0 ? &c->resps[c->req_of[i]] : &c->refused[i],
+					 p->status_type);
+	c->n = c->nreqs = 0;
+	c->pending = false;
+}
+
+/*
+ * Send the chunk being filled and make the other one current, finishing
+ * that one first if it is still pending.  A full queue is waited out only
+ * as long as our own older chunk is in it.
+ */
+static void
+PipelineSend(Pipeline *p)
+{
+	Chunk	   *c = &p->chunks[p->cur];
+	Chunk	   *older = &p->chunks[1 - p->cur];
+
+	if (c->nreqs > 0)
+	{
+		if (!p->begun)
+		{
+			RequestBegin();
+			p->begun = true;
+		}
+		while (!RequestSend(c->reqs, c->nreqs, c->first_slot, &c->through))
+		{
+			if (!older->pending)
+				RequestQueueFull();
+			ChunkFinish(p, older);
+		}
+	}
+	c->pending = true;
+	if (older->pending)
+		ChunkFinish(p, older);
+	p->cur = 1 - p->cur;
 }
 
 /*
@@ -643,9 +695,7 @@ place_orders(PG_FUNCTION_ARGS)
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	Pending    *p;
-	int			emitted = 0;
-	Oid			status_type;
+	Pipeline   *p;
 
 	CheckNotNull(fcinfo, 0, "orders");
 	orders = PG_GETARG_JSONB_P(0);
@@ -654,28 +704,35 @@ place_orders(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("orders must be a JSON array of order objects")));
 	InitMaterializedSRF(fcinfo, 0);
-	status_type = TupleDescAttr(rsinfo->setDesc, 2)->atttypid;
-	p = palloc0(sizeof(Pending));
+	p = palloc0(sizeof(Pipeline));
+	p->rsinfo = rsinfo;
+	p->status_type = TupleDescAttr(rsinfo->setDesc, 2)->atttypid;
+	p->chunks[1].first_slot = CHUNK_REQS;
 
 	it = JsonbIteratorInit(&orders->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
+		Chunk	   *c = &p->chunks[p->cur];
 		SpecError	e;
 
 		if (tok != WJB_ELEM)
 			continue;
-		if (SpecToRequest(&v, &p->reqs[p->nreqs], &e))
-			p->req_of[p->n++] = p->nreqs++;
+		if (SpecToRequest(&v, &c->reqs[c->nreqs], &e))
+			c->req_of[c->n++] = c->nreqs++;
 		else
 		{
-			memset(&p->refused[p->n], 0, sizeof(Response));
-			p->refused[p->n].sqlstate = e.sqlstate;
-			strlcpy(p->refused[p->n].message, e.message, CORE_MESSAGE_LEN);
-			p->req_of[p->n++] = -1;
+			memset(&c->refused[c->n], 0, sizeof(Response));
+			c->refused[c->n].sqlstate = e.sqlstate;
+			strlcpy(c->refused[c->n].message, e.message, CORE_MESSAGE_LEN);
+			c->req_of[c->n++] = -1;
 		}
-		if (p->nreqs == MAILBOX_SLOTS || p->n == PENDING_MAX)
-			PendingFlush(p, rsinfo, &emitted, status_type);
+		if (c->nreqs == CHUNK_REQS || c->n == CHUNK_ROWS)
+			PipelineSend(p);
 	}
-	PendingFlush(p, rsinfo, &emitted, status_type);
+	/* send the last chunk (emitting the one before), then its rows */
+	PipelineSend(p);
+	ChunkFinish(p, &p->chunks[1 - p->cur]);
+	if (p->begun)
+		RequestEnd();
 	return (Datum) 0;
 }

@@ -8,10 +8,11 @@
  *   queue_lock: callers append at the tail, the engine takes from the head,
  *   both in exclusive mode.
  * - Each Mailbox is guarded by its own spinlock.  Only the backend whose
- *   PGPROC number owns the mailbox starts requests in it (bumping its
- *   generation; up to MAILBOX_SLOTS at once, one answer slot each); only
- *   the engine answers, and only when the generation still matches, so an
- *   answer never lands in a later request.
+ *   PGPROC number owns the mailbox starts calls in it (bumping its
+ *   generation; up to MAILBOX_SLOTS requests in flight, one answer slot
+ *   each, a slot reused only after its answer was taken); only the engine
+ *   answers, and only when the generation still matches, so an answer
+ *   never lands in a later call.
  * - engine_state, engine_procno and engine_epoch are guarded by
  *   state_mutex; only the engine writes them (and its exit callback).
  * - Statistics are atomics, written by the engine, read by anyone.
@@ -110,8 +111,10 @@ ShmemStartup(void)
 		{
 			SpinLockInit(&Exchange->mailboxes[i].mutex);
 			Exchange->mailboxes[i].generation = 0;
-			Exchange->mailboxes[i].expected = 0;
 			Exchange->mailboxes[i].answered = 0;
+			Exchange->mailboxes[i].wake_at = INT_MAX;
+			memset(Exchange->mailboxes[i].filled, 0,
+				   sizeof(Exchange->mailboxes[i].filled));
 		}
 		p += MAXALIGN(mul_size(sizeof(Mailbox), MaxBackends));
 		Exchange->core = CoreInit(p, &config);
