@@ -26,7 +26,9 @@ retried: a new leader took requests; no acknowledged order is lost; no
 empty on the primary; order_book() equals the open orders; per-asset
 totals equal the deposits; the old leader is a streaming replica again
 (within 60 s of the fault).  etcd-down, kill-postmaster and switchover
-also check that there never were two writable primaries.
+also check that there never were two writable primaries.  The traders
+and the checks of the tables are test/lib/trading.py's, shared with the
+crash test.
 
 Each drill prints one line of figures; the run ends with the RTO summary
 of the SIGKILL trials and "N passed, M failed".  Exit status 0 only if
@@ -34,7 +36,6 @@ every drill passed and the RTO median is at most 10 s.
 """
 
 import argparse
-import datetime
 import json
 import os
 import random
@@ -46,91 +47,27 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from decimal import Decimal
 
 import psycopg2
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+import trading  # noqa: E402
+from trading import (T0, PlaceRequest, Results, check_committed,  # noqa: E402
+                     create_catalogue, log, now, open_snapshot)
+
 ROOT = os.path.realpath(os.path.join(HERE, '..', '..'))
 CLUSTER_SH = os.path.join(ROOT, 'scripts', 'cluster.sh')
 NODES = ('node1', 'node2', 'node3')
 
-# SQLSTATEs after which the outcome is unknown: reconnect (the routing
-# finds the current primary) and repeat with the same client_order_id.
-UNKNOWN_CODES = {
-    'EX002',    # engine not running (starting, rebuilding after promotion)
-    'EX003',    # queue full
-    'EX004',    # timeout: may still be carried out
-    'EX005',    # engine stopped, or standby confirmation missing
-    '57014',    # statement_timeout (the client's guard)
+# Besides trading.UNKNOWN_CODES, after which the client reconnects (the
+# routing finds the current primary) and repeats with the same
+# client_order_id:
+UNKNOWN_CODES = trading.UNKNOWN_CODES | {
     '25006',    # a standby (demoted under us): nothing done, go elsewhere
     '53300',    # too many connections
 }
-UNKNOWN_CLASSES = ('08', '57P')     # connection exceptions, shutdowns
-DEFINITIVE_CODES = {'EX001', '55000', '53400'}
-DEFINITIVE_CLASSES = ('22',)
-
-FINAL_STATUSES = {'filled', 'cancelled', 'rejected', 'expired'}
-OPEN_STATUSES = {'open', 'partially_filled'}
-
-ASSETS = [('BTC', 8), ('ETH', 8), ('USDT', 6)]
-# symbol, base, quote, tick, lot, mid price, max lots per order
-MARKETS = [
-    ('BTC-USDT', 'BTC', 'USDT', Decimal('0.01'), Decimal('0.0001'),
-     Decimal('30000'), 500),
-    ('ETH-USDT', 'ETH', 'USDT', Decimal('0.01'), Decimal('0.001'),
-     Decimal('2000'), 1000),
-]
-DEPOSITS = {'BTC': Decimal('0.5'), 'ETH': Decimal('10'),
-            'USDT': Decimal('30000')}
-
-PLACE_SQL = """
-SELECT order_id, status::text, executed_quantity, remaining_quantity
-  FROM exchange.place_order(
-        account_id => %(account)s, market => %(market)s,
-        side => %(side)s::exchange.side, quantity => %(quantity)s::numeric,
-        price => %(price)s::numeric, type => %(type)s::exchange.order_type,
-        time_in_force => %(tif)s::exchange.time_in_force,
-        post_only => %(post_only)s, client_order_id => %(coid)s,
-        stp => %(stp)s::exchange.stp_mode,
-        quote_quantity => %(quote_quantity)s::numeric)
-"""
-CANCEL_SQL = """
-SELECT order_id, status::text, executed_quantity, remaining_quantity
-  FROM exchange.cancel_order(%s, %s)
-"""
-AMEND_SQL = """
-SELECT order_id, status::text, executed_quantity, remaining_quantity
-  FROM exchange.amend_order(%s, %s, %s::numeric)
-"""
 LOG_PROBLEMS = ('PANIC', 'TRAP:', 'cannot rebuild', 'exchange batch of')
-
-T0 = time.monotonic()
-
-
-def now():
-    return time.monotonic()
-
-
-def log(msg):
-    print('[%7.2fs] %s' % (now() - T0, msg), flush=True)
-
-
-def classify(exc):
-    code = getattr(exc, 'pgcode', None)
-    if code is None:
-        return 'unknown'
-    if code in UNKNOWN_CODES or code.startswith(UNKNOWN_CLASSES):
-        return 'unknown'
-    if code in DEFINITIVE_CODES or code.startswith(DEFINITIVE_CLASSES):
-        return 'definitive'
-    return 'unexpected'
-
-
-def short(exc):
-    text = str(exc).strip().splitlines()
-    return (getattr(exc, 'pgcode', None) or 'no-sqlstate') + ': ' + \
-        (text[0] if text else type(exc).__name__)
 
 
 def alive(pid):
@@ -335,300 +272,65 @@ class Monitor(threading.Thread):
         return len(bad), (bad[0], bad[-1])
 
 
-class PlaceRequest:
-    def __init__(self, coid, params):
-        self.coid = coid
-        self.params = params
-        self.state = 'pending'      # pending | acked | refused
-        self.attempts = 0
-        self.unknowns = 0
-        self.order_id = None
-        self.error = None
-        self.created = now()
-        self.acked_at = None
-        self.acked_node = None
+class HaTrader(trading.Trader):
+    """A trader through its route (the multi-host URL or HAProxy): trades
+    while load is set, goes idle when it is cleared and nothing is left
+    to retry, and reconnects after any error but a definitive answer."""
 
-
-class Results:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.places = []
-        self.snapshots = []         # (order_id, account, status, executed, what)
-        self.amended = []           # (order_id, account, new_quantity)
-        self.unexpected = []
-        self.counts = {}
-
-    def count(self, key, n=1):
-        with self.lock:
-            self.counts[key] = self.counts.get(key, 0) + n
-
-
-class Trader(threading.Thread):
-    """One client: places (and cancels, amends) orders through its route,
-    and repeats every unanswered place_order with its client_order_id."""
+    coid_prefix = 'ha'
+    unknown_codes = UNKNOWN_CODES
+    retry_pause = 0.05
+    reconnect_pause = 0.1
 
     def __init__(self, tid, route, cluster, accounts, results, load, quit,
                  seed, rate):
-        super().__init__(name='trader-%d' % tid, daemon=True)
+        super().__init__(tid, accounts, results, seed)
         self.rate = rate            # new requests per second, at most
-        self.tid = tid
         self.route = route          # None: multi-host URL; 'haproxy'
         self.cluster = cluster
-        self.accounts = accounts
-        self.results = results
         self.load = load
         self.quit = quit
-        self.rng = random.Random(seed)
-        self.conn = None
-        self.node = None
-        self.seq = 0
-        self.pending = []
-        self.open_orders = {}
         # set by the trader once it has seen the load paused and has nothing
         # left to retry; cleared by the drill before it resumes the load
         self.idle = True
 
-    def ensure_conn(self):
-        if self.conn is not None and self.conn.closed == 0:
-            return True
+    def connect(self):
+        self.conn = psycopg2.connect(
+            self.cluster.dsn(self.route, 'ha-trader-%d' % self.tid),
+            options='-c statement_timeout=5000')
+        self.conn.autocommit = True
+        cur = self.conn.cursor()
+        cur.execute('SELECT inet_server_port()')
+        self.node = self.cluster.node_of_port.get(cur.fetchone()[0])
+
+    def active(self):
+        return not self.quit.is_set()
+
+    def taking_new(self):
+        return self.load.is_set()
+
+    def idle_wait(self):
         self.drop_conn()
-        try:
-            self.conn = psycopg2.connect(
-                self.cluster.dsn(self.route, 'ha-trader-%d' % self.tid),
-                options='-c statement_timeout=5000')
-            self.conn.autocommit = True
-            cur = self.conn.cursor()
-            cur.execute('SELECT inet_server_port()')
-            self.node = self.cluster.node_of_port.get(cur.fetchone()[0])
-            return True
-        except psycopg2.Error:
-            self.results.count('connect_failures')
-            self.drop_conn()
-            return False
+        self.idle = True
+        self.load.wait(0.2)
+        return True
 
-    def drop_conn(self):
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except Exception:
-                pass
-        self.conn = None
-
-    def run_sql(self, sql, params):
-        try:
-            cur = self.conn.cursor()
-            cur.execute(sql, params)
-            row = cur.fetchone()
-            cur.close()
-            return 'ok', row
-        except psycopg2.Error as e:
-            cls = classify(e)
-            # unknown outcome: a new connection lets the routing pick the
-            # current primary
-            if cls != 'definitive':
-                self.drop_conn()
-            return cls, e
-
-    def new_place(self):
-        rng = self.rng
-        symbol, _b, _q, tick, lot, mid, max_lots = rng.choice(MARKETS)
-        self.seq += 1
-        coid = 'ha%d-%d' % (self.tid, self.seq)
-        side = rng.choice(('buy', 'sell'))
-        lots = rng.randint(1, max_lots)
-        p = {'account': rng.choice(self.accounts), 'market': symbol,
-             'side': side, 'quantity': str(lot * lots), 'price': None,
-             'type': 'limit', 'tif': 'gtc', 'post_only': False,
-             'coid': coid, 'stp': 'cancel_taker', 'quote_quantity': None}
-        r = rng.random()
-        if r < 0.10:
-            p['type'] = 'market'
-            if side == 'buy' and rng.random() < 0.4:
-                p['quantity'] = None
-                p['quote_quantity'] = str((mid * lot * lots).quantize(
-                    Decimal('0.01')))
-        else:
-            offset = Decimal(rng.uniform(-0.01, 0.01))
-            p['price'] = str((mid * (1 + offset)).quantize(tick))
-            p['tif'] = rng.choices(('gtc', 'ioc', 'fok'), (60, 25, 15))[0]
-            if p['tif'] == 'gtc' and rng.random() < 0.15:
-                p['post_only'] = True
-        s = rng.random()
-        if s < 0.1:
-            p['stp'] = 'cancel_maker'
-        elif s < 0.2:
-            p['stp'] = 'cancel_both'
-        return PlaceRequest(coid, p)
-
-    def send_place(self, req):
-        retry = req.attempts > 0
-        req.attempts += 1
-        if retry:
-            self.results.count('retry_attempts')
-        node = self.node
-        cls, out = self.run_sql(PLACE_SQL, req.params)
-        if cls == 'ok':
-            order_id, status, executed, remaining = out
-            req.state = 'acked'
-            req.order_id = order_id
-            req.acked_at = now()
-            req.acked_node = node
-            self.snapshot(order_id, req.params['account'], status, executed,
-                          'place %s%s' % (req.coid, ' (retry)' if retry else ''))
-            if status in OPEN_STATUSES:
-                self.open_orders[order_id] = (req.params['account'],
-                                              req.params['market'],
-                                              executed + remaining, executed)
-            if req in self.pending:
-                self.pending.remove(req)
-            return
-        if cls == 'definitive':
-            req.state = 'refused'
-            req.error = out.pgcode
-            self.results.count('refused_' + out.pgcode)
-            if req in self.pending:
-                self.pending.remove(req)
-            return
-        if cls == 'unexpected':
-            with self.results.lock:
-                self.results.unexpected.append(('place ' + req.coid, short(out)))
-        req.unknowns += 1
-        self.results.count('unknown_' + (getattr(out, 'pgcode', None)
-                                          or 'connection'))
-        if req not in self.pending:
-            self.pending.append(req)
-        time.sleep(0.05)
-
-    def snapshot(self, order_id, account, status, executed, what):
-        with self.results.lock:
-            self.results.snapshots.append((order_id, account, status,
-                                           executed, what))
-        if status not in OPEN_STATUSES:
-            self.open_orders.pop(order_id, None)
-
-    def send_cancel(self):
-        order_id = self.rng.choice(list(self.open_orders))
-        account = self.open_orders[order_id][0]
-        cls, out = self.run_sql(CANCEL_SQL, (account, order_id))
-        self.after_modify('cancel', cls, out, order_id, account)
-
-    def send_amend(self):
-        order_id = self.rng.choice(list(self.open_orders))
-        account, market, qty, executed = self.open_orders[order_id]
-        lot = [m[4] for m in MARKETS if m[0] == market][0]
-        lots_total = int(qty / lot)
-        lots_done = int(executed / lot)
-        if lots_total - lots_done < 2:
-            return self.send_cancel()
-        new_qty = lot * self.rng.randint(lots_done + 1, lots_total - 1)
-        cls, out = self.run_sql(AMEND_SQL, (account, order_id, str(new_qty)))
-        if cls == 'ok':
-            with self.results.lock:
-                self.results.amended.append((order_id, account, new_qty))
-            if out[1] in OPEN_STATUSES:
-                self.open_orders[order_id] = (account, market,
-                                              out[2] + out[3], out[2])
-        self.after_modify('amend', cls, out, order_id, account)
-
-    def after_modify(self, what, cls, out, order_id, account):
-        if cls == 'ok':
-            self.results.count(what + '_acked')
-            self.snapshot(out[0], account, out[1], out[2],
-                          '%s %d' % (what, order_id))
-        elif cls == 'definitive':
-            self.results.count('%s_refused_%s' % (what, out.pgcode))
-            self.open_orders.pop(order_id, None)
-        else:
-            if cls == 'unexpected':
-                with self.results.lock:
-                    self.results.unexpected.append(
-                        ('%s %d' % (what, order_id), short(out)))
-            self.results.count(what + '_unknown')
-            time.sleep(0.05)
-
-    def run(self):
-        try:
-            self.loop()
-        except Exception as e:      # a harness bug: make it visible
-            with self.results.lock:
-                self.results.unexpected.append((self.name, 'exception %r' % e))
-        finally:
-            self.drop_conn()
-
-    def loop(self):
-        pause = 1.0 / self.rate if self.rate else 0
-        while not self.quit.is_set():
-            if not self.pending and not self.load.is_set():
-                self.drop_conn()
-                self.idle = True
-                self.load.wait(0.2)
-                continue
-            if not self.ensure_conn():
-                time.sleep(0.1)
-                continue
-            if self.pending:
-                self.send_place(self.pending[0])
-                continue
-            if pause:
-                time.sleep(pause * self.rng.uniform(0.5, 1.5))
-            r = self.rng.random()
-            if r < 0.10 and self.open_orders:
-                self.send_cancel()
-            elif r < 0.15 and self.open_orders:
-                self.send_amend()
-            else:
-                req = self.new_place()
-                with self.results.lock:
-                    self.results.places.append(req)
-                self.send_place(req)
+    def drop_after(self, cls, exc):
+        # unknown outcome: a new connection lets the routing pick the
+        # current primary
+        return cls != 'definitive'
 
 
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-        self.violations = 0
-
-    def check(self, name, problems, limit=10, quiet=True):
-        problems = list(problems)
-        if problems:
-            self.failed += 1
-            self.violations += len(problems)
-            print('  FAIL %s: %d violation(s)' % (name, len(problems)))
-            for p in problems[:limit]:
-                print('      ' + str(p))
-            if len(problems) > limit:
-                print('      ... %d more' % (len(problems) - limit))
-        else:
-            self.passed += 1
-            if not quiet:
-                print('  ok   %s' % name)
-        sys.stdout.flush()
-        return len(problems)
+def new_checks():
+    """A drill's checks: only failures are printed, indented."""
+    return trading.Checks(indent='  ', limit=10, quiet=True)
 
 
 def setup(cluster, n_accounts):
     conn = psycopg2.connect(cluster.dsn(None, 'ha-setup', timeout=5))
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute('SELECT exchange.wait_for_engine(30000)')
-    if not cur.fetchone()[0]:
-        raise RuntimeError('engine did not start')
-    for code, scale in ASSETS:
-        cur.execute('SELECT exchange.create_asset(%s, %s)', (code, scale))
-    for symbol, base, quote, tick, lot, _mid, _ in MARKETS:
-        cur.execute('SELECT exchange.create_market(%s, %s, %s, %s, %s, 10, 20)',
-                    (symbol, base, quote, tick, lot))
-    accounts = []
-    deposited = {code: Decimal(0) for code, _ in ASSETS}
-    for i in range(n_accounts):
-        cur.execute('SELECT exchange.create_account(%s)', ('ha-%d' % i,))
-        account = cur.fetchone()[0]
-        accounts.append(account)
-        for code, amount in DEPOSITS.items():
-            cur.execute('SELECT exchange.deposit(%s, %s, %s, %s)',
-                        (account, code, amount, 'ha-dep-%d-%s' % (account, code)))
-            deposited[code] += amount
+    accounts, deposited = create_catalogue(cur, n_accounts, 'ha', 30000)
     conn.close()
     return accounts, deposited
 
@@ -662,138 +364,12 @@ def verify(cluster, results, deposited, c):
     conn = psycopg2.connect(cluster.dsn(None, 'ha-verify', timeout=3),
                             options='-c statement_timeout=30000')
     conn.autocommit = True
-    cur = conn.cursor()
-    for _ in range(50):
-        cur.execute('SELECT queued, open_orders, state '
-                    'FROM exchange.engine_status()')
-        queued, engine_open, state = cur.fetchone()
-        if queued == 0:
-            break
-        time.sleep(0.1)
-
-    conn.set_session(isolation_level='REPEATABLE READ', readonly=True,
-                     autocommit=False)
-    cur = conn.cursor()
-    cur.execute("""SELECT order_id, account_id, market, side::text, type::text,
-                          price, quantity, executed_quantity, status::text,
-                          client_order_id
-                     FROM exchange.orders""")
-    rows = cur.fetchall()
-    by_id = {r[0]: r for r in rows}
-    by_key = {}
-    for r in rows:
-        by_key.setdefault((r[1], r[9]), []).append(r)
-    open_count = sum(1 for r in rows if r[8] in OPEN_STATUSES)
-
-    c.check('every place_order got a definitive answer',
-            ['%s: still unknown after %d attempts' % (p.coid, p.attempts)
-             for p in results.places if p.state == 'pending'])
-
-    lost = []
-    for p in results.places:
-        if p.state != 'acked':
-            continue
-        r = by_id.get(p.order_id)
-        prm = p.params
-        if r is None:
-            lost.append('order %d (%s) acked by %s but missing'
-                        % (p.order_id, p.coid, p.acked_node))
-        elif (r[1], r[9]) != (prm['account'], p.coid):
-            lost.append('order %d: stored account/client id %s/%s, acked %s/%s'
-                        % (p.order_id, r[1], r[9], prm['account'], p.coid))
-        elif (r[2], r[3], r[4]) != (prm['market'], prm['side'], prm['type']) \
-                or (prm['price'] is not None and r[5] != Decimal(prm['price'])):
-            lost.append('order %d (%s): stored %s, requested %s'
-                        % (p.order_id, p.coid, r[2:6], prm))
-    n_lost = len(lost)
-    c.check('no acknowledged order lost', lost)
-
-    dups = ['account %s client_order_id %s: orders %s'
-            % (k[0], k[1], [r[0] for r in v])
-            for k, v in by_key.items() if k[1] is not None and len(v) > 1]
-    n_dups = len(dups)
-    c.check('no duplicate (account_id, client_order_id)', dups)
-
-    placed = {(p.params['account'], p.coid): p for p in results.places}
-    c.check('every stored order was requested', [
-        'order %d: account %s client_order_id %r not requested'
-        % (r[0], r[1], r[9]) for r in rows if (r[1], r[9]) not in placed])
-
-    c.check('refused place_orders left no order', [
-        '%s refused with %s but stored' % (p.coid, p.error)
-        for p in results.places
-        if p.state == 'refused' and (p.params['account'], p.coid) in by_key])
-
-    cur.execute('SELECT invariant, detail FROM exchange.check_invariants()')
-    c.check('exchange.check_invariants() returns no rows',
-            ['%s: %s' % r for r in cur.fetchall()])
-
-    cur.execute('SELECT asset, sum(available + locked), '
-                'min(available), min(locked) FROM exchange.balances GROUP BY asset')
-    totals = {r[0]: r for r in cur.fetchall()}
-    problems = []
-    for code, amount in deposited.items():
-        got = totals.get(code, (code, Decimal(0), 0, 0))
-        if got[1] != amount:
-            problems.append('%s: balances total %s, deposited %s'
-                            % (code, got[1], amount))
-        if got[2] < 0 or got[3] < 0:
-            problems.append('%s: negative balance' % code)
-    c.check('per-asset totals equal the deposits', problems)
-
-    for symbol, *_ in MARKETS:
-        cur.execute('SELECT side::text, price, quantity, order_count '
-                    'FROM exchange.order_book(%s, 1000000)', (symbol,))
-        book = {(r[0], r[1]): (r[2], r[3]) for r in cur.fetchall()}
-        agg = {}
-        for r in rows:
-            if r[2] == symbol and r[8] in OPEN_STATUSES:
-                q, n = agg.get((r[3], r[5]), (Decimal(0), 0))
-                agg[(r[3], r[5])] = (q + r[6] - r[7], n + 1)
-        c.check('order_book(%s) equals the open orders' % symbol, [
-            '%s %s: order_book %s, open orders %s'
-            % (k[0], k[1], book.get(k), agg.get(k))
-            for k in sorted(set(book) | set(agg)) if book.get(k) != agg.get(k)])
-        bids = [k[1] for k in book if k[0] == 'buy']
-        asks = [k[1] for k in book if k[0] == 'sell']
-        if bids and asks and max(bids) >= min(asks):
-            c.check('best bid < best ask on %s' % symbol,
-                    ['best bid %s >= best ask %s' % (max(bids), min(asks))])
-
-    problems = []
-    for order_id, account, status, executed, what in results.snapshots:
-        r = by_id.get(order_id)
-        if r is None:
-            problems.append('%s: order %d told %s, now missing'
-                            % (what, order_id, status))
-        elif r[1] != account:
-            problems.append('%s: order %d of account %s, stored for %s'
-                            % (what, order_id, account, r[1]))
-        elif status in FINAL_STATUSES and (r[8], r[7]) != (status, executed):
-            problems.append('%s: order %d told %s executed %s, now %s %s'
-                            % (what, order_id, status, executed, r[8], r[7]))
-        elif r[7] < executed:
-            problems.append('%s: order %d told executed %s, now %s'
-                            % (what, order_id, executed, r[7]))
-    c.check('acknowledged states kept', problems)
-
-    c.check('amended orders keep at most the amended quantity', [
-        'order %d amended to %s, stored %s' % (o, q, by_id[o][6])
-        if o in by_id else 'amended order %d missing' % o
-        for o, _a, q in results.amended if o not in by_id or by_id[o][6] > q])
-
-    c.check("engine's open orders equal the table's",
-            [] if engine_open == open_count else
-            ['engine_status().open_orders %s, table %d'
-             % (engine_open, open_count)])
-
-    with results.lock:
-        unexpected = list(results.unexpected)
-        results.unexpected.clear()
-    c.check('no unexpected errors', ['%s: %s' % u for u in unexpected])
+    cur, status, orders = open_snapshot(conn)
+    lost, dups = check_committed(c, cur, results, deposited, orders,
+                                 status[1])
     conn.rollback()
     conn.close()
-    return n_lost, n_dups
+    return lost, dups
 
 
 class Drills:
@@ -875,7 +451,7 @@ class Drills:
     # -- one drill -------------------------------------------------------
 
     def run(self, name, action):
-        c = Checks()
+        c = new_checks()
         fig = {}
         leader = self.cluster.wait_healthy(90)
         if not leader:
@@ -1200,9 +776,9 @@ def main():
     results = Results()
     load = threading.Event()
     quit = threading.Event()
-    traders = [Trader(i, None if i % 2 == 0 else 'haproxy', cluster,
-                      accounts, results, load, quit, rng.randrange(1 << 30),
-                      args.rate)
+    traders = [HaTrader(i, None if i % 2 == 0 else 'haproxy', cluster,
+                        accounts, results, load, quit, rng.randrange(1 << 30),
+                        args.rate)
                for i in range(args.traders)]
     for t in traders:
         t.start()
@@ -1228,7 +804,7 @@ def main():
         for t in traders:
             t.join(10)
 
-    c = Checks()
+    c = new_checks()
     check_role_changes(cluster, c)
     d.passed += c.failed == 0
     d.failed += c.failed != 0
