@@ -395,6 +395,9 @@ stop_legacy() {
 start() {
 	local node
 	[ "$(id -u)" -eq 0 ] || die "run as root (PostgreSQL and Patroni run as the postgres user)"
+	if [ "$REGION" = a ] && [ -e "$STATE/region-b/promoted" ]; then
+		die "$(cat "$STATE/region-b/promoted"): starting region A now would make a second primary with stale data.  Region B is the primary cluster (scripts/cluster.sh region-b start); rebuild region A as its standby, or remove $STATE to start afresh."
+	fi
 	stop_legacy
 	write_config
 	start_etcd
@@ -499,7 +502,7 @@ status() {
 # has a leader and a synchronous standby like region A)
 start_region_b() {
 	local l
-	say "region B: waiting for a standby leader following region A and a replica"
+	say "region B: waiting for its leader (a standby leader following region A, until promoted) and a replica"
 	wait_ready 300 || die "region B: not ready after 300 s; logs in $LOGDIR and $STATE/node*/pglog"
 	l=$(leader)
 	if is_standby_cluster; then
@@ -550,6 +553,8 @@ promote() {
 	done
 	[ -n "$ok" ] || die "region B: no primary with a running engine 300 s after the promotion"
 	say "region B: $(leader) is primary, engine ready, $((SECONDS - t0)) s after the promotion began"
+	# region A must not come back as a second primary (start refuses)
+	echo "region B promoted at $(date -u +%FT%TZ); region A's data is from before" >"$STATE/promoted"
 	# region B's own stanza: WAL archived from now on goes there (never to
 	# region A's stanza); archive-push retries until it exists
 	backrest stanza-create || die "pgbackrest stanza-create of $STANZA failed; see $STATE/node*/backrest-log"
