@@ -288,8 +288,12 @@ CREATE FUNCTION exchange.engine_status()
     RETURNS TABLE (state text, pid int, started_at timestamptz,
                    open_orders int, batches bigint, requests bigint,
                    failed_batches bigint, rebuilds bigint, queued int,
-                   batch_size_histogram bigint[], last_error text)
+                   batch_size_histogram bigint[], last_error text,
+                   acknowledger_pid int, durable_waits bigint,
+                   woken_directly bigint)
     AS 'MODULE_PATHNAME', 'engine_status' LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION exchange.engine_status() IS
+    'the engine and the acknowledger (which wakes callers once their batch is durable): durable_waits = its flush + standby waits, woken_directly = batches whose callers the engine woke itself';
 
 CREATE FUNCTION exchange.wait_for_engine(timeout_ms int DEFAULT 10000)
     RETURNS boolean

@@ -20,6 +20,7 @@
 
 /* The batch being applied, for the exit callback. */
 static Request *inflight = NULL;
+static int *wake = NULL;			/* callers of a batch to wake, by procno */
 static int	inflight_n = 0;
 
 static MemoryContext engine_cxt = NULL;
@@ -229,13 +230,26 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 		 * covers all of them.
 		 */
 		XLogRecPtr	lsn = XactLastCommitEnd;
+		int			nwake = 0;
 
 		for (int i = 0; i < n; i++)
 		{
 			resps[i].commit_lsn = lsn;
 			resps[i].durability = durability;
-			MailboxReply(&reqs[i], &resps[i]);
+			switch (MailboxPut(&reqs[i], &resps[i]))
+			{
+				case MAILBOX_WAKE_NONE:
+					break;
+				case MAILBOX_WAKE_NOW:
+					SetLatch(&ProcGlobal->allProcs[reqs[i].procno].procLatch);
+					break;
+				case MAILBOX_WAKE_DURABLE:
+					wake[nwake++] = reqs[i].procno;
+					break;
+			}
 		}
+		/* the callers wake once the batch is durable, not before */
+		AcknowledgeWhenDurable(wake, nwake, lsn, durability);
 		inflight_n = 0;
 		if (n > 0)
 			CountBatch(n);
@@ -331,6 +345,7 @@ EngineMain(Datum arg)
 	capacity = exchange_batch_size;
 	batch = MemoryContextAlloc(engine_cxt, sizeof(Request) * capacity);
 	resps = MemoryContextAlloc(engine_cxt, sizeof(Response) * capacity);
+	wake = MemoryContextAlloc(engine_cxt, sizeof(int) * capacity);
 
 	before_shmem_exit(EngineExit, (Datum) 0);
 	SpinLockAcquire(&Exchange->state_mutex);
@@ -372,6 +387,7 @@ EngineMain(Datum arg)
 			capacity = exchange_batch_size;
 			batch = repalloc(batch, sizeof(Request) * capacity);
 			resps = repalloc(resps, sizeof(Response) * capacity);
+			wake = repalloc(wake, sizeof(int) * capacity);
 		}
 		n = QueueDrain(batch, Min(capacity, exchange_batch_size));
 		expire = GetCurrentTimestamp() >= next_expiry;

@@ -22,6 +22,8 @@
 #define REQUEST_NUMBER_LEN	64
 /* Longest client_order_id, deposit reference or external_ref. */
 #define REQUEST_TEXT_LEN	128
+/* How often a caller waiting for answers looks at its mailbox anyway. */
+#define ACK_TICK_MS			100
 /* Requests one caller may have in flight at once (two place_orders chunks). */
 #define MAILBOX_SLOTS		128
 
@@ -37,6 +39,7 @@ extern int	exchange_queue_size;
 extern int	exchange_batch_size;
 extern int	exchange_request_timeout;
 extern int	exchange_expiry_interval;
+extern bool exchange_acknowledger;
 
 extern void GucInit(void);
 
@@ -114,6 +117,7 @@ typedef struct Mailbox
 	uint64		generation;		/* the call whose answers it takes */
 	int			answered;		/* answers in this call so far */
 	int			wake_at;		/* wake the caller when answered reaches it */
+	bool		wake_early;		/* then, before the answers are durable */
 	bool		filled[MAILBOX_SLOTS];	/* an answer waits in the slot */
 	Response	responses[MAILBOX_SLOTS];
 } Mailbox;
@@ -126,7 +130,31 @@ typedef struct EngineStats
 	pg_atomic_uint64 failed_batches;
 	pg_atomic_uint64 rebuilds;
 	pg_atomic_uint64 batch_hist[8];	/* sizes 1, 2-3, 4-7, ..., >= 128 */
+	pg_atomic_uint64 ack_rounds;	/* acknowledger: flush + standby waits */
+	pg_atomic_uint64 acks_direct;	/* batches woken without it */
 } EngineStats;
+
+/* A caller to wake once the commit ending at lsn is durable at level. */
+typedef struct AckEntry
+{
+	int			procno;
+	int			level;			/* synchronous_commit */
+	XLogRecPtr	lsn;
+} AckEntry;
+
+/*
+ * Callers waiting for the acknowledger, in commit order: the engine
+ * appends, the acknowledger takes from the head.
+ */
+typedef struct AckRing
+{
+	slock_t		mutex;			/* everything below */
+	int			procno;			/* the acknowledger's, -1 when none */
+	uint64		head;
+	uint64		tail;
+	int			capacity;
+	AckEntry   *entries;
+} AckRing;
 
 typedef struct ExchangeShared
 {
@@ -145,6 +173,7 @@ typedef struct ExchangeShared
 	Request    *queue;
 	int			nmailboxes;
 	Mailbox    *mailboxes;
+	AckRing		acks;
 	Core	   *core;			/* written by the engine only */
 } ExchangeShared;
 
@@ -162,13 +191,32 @@ extern void RequestSubmitMany(Request *reqs, Response *resps, int n);
 extern void RequestBegin(void);
 extern bool RequestSend(Request *reqs, int n, int first, int *through);
 extern void RequestQueueFull(void);
-extern void RequestAwait(Response *resps, int first, int n, int through);
+extern void RequestAwait(Response *resps, int first, int n, int through,
+						 bool final);
 extern void RequestEnd(void);
 extern bool CommitIsReplicated(XLogRecPtr lsn, int durability);
 extern int	QueueDrain(Request *batch, int max);
 extern void QueueFailAll(int sqlstate, const char *message,
 						 const char *detail);
 extern void MailboxReply(const Request *req, const Response *resp);
+
+typedef enum MailboxWake
+{
+	MAILBOX_WAKE_NONE,			/* the caller waits for more answers */
+	MAILBOX_WAKE_NOW,
+	MAILBOX_WAKE_DURABLE		/* once the answers are durable */
+} MailboxWake;
+extern MailboxWake MailboxPut(const Request *req, const Response *resp);
+extern const char *DurabilityName(int level);
+
+/* acknowledger.c */
+extern void AcknowledgerRegister(void);
+PGDLLEXPORT void AcknowledgerMain(Datum arg);
+extern void AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn,
+								   int level);
+extern bool AcknowledgeMe(XLogRecPtr lsn, int level);
+extern bool AcknowledgerRunning(void);
+extern bool CommitIsDurable(XLogRecPtr lsn, int level);
 
 /* engine.c */
 extern void EngineRegister(void);

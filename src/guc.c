@@ -13,6 +13,7 @@ int			exchange_queue_size = 8192;
 int			exchange_batch_size = 1024;
 int			exchange_request_timeout = 10000;
 int			exchange_expiry_interval = 1000;
+bool		exchange_acknowledger = true;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
 void
@@ -64,5 +65,10 @@ GucInit(void)
 							NULL, &exchange_expiry_interval, 1000, 10,
 							3600000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("exchange.acknowledger",
+							 "Callers are woken by the acknowledger once their batch is durable.",
+							 "Off: the engine wakes them as soon as it has committed and each waits for the flush and the synchronous standby itself (more wake-ups per request; for comparison).",
+							 &exchange_acknowledger, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("exchange");
 }

@@ -44,6 +44,14 @@ static const char *const DurabilityNames[] = {
 	"off", "local", "remote_write", "on", "remote_apply"
 };
 
+/* synchronous_commit's name for a level. */
+const char *
+DurabilityName(int level)
+{
+	Assert(level >= 0 && level < lengthof(DurabilityNames));
+	return DurabilityNames[level];
+}
+
 /*
  * Has the synchronous standby confirmed lsn, as durability (a
  * synchronous_commit level) asks?  True when no standby is required.
@@ -93,8 +101,33 @@ WaitDurable(XLogRecPtr lsn, int durability, TimestampTz start)
 {
 	long		left;
 
-	if (lsn == InvalidXLogRecPtr || durability == SYNCHRONOUS_COMMIT_OFF)
+	if (lsn == InvalidXLogRecPtr || durability == SYNCHRONOUS_COMMIT_OFF ||
+		CommitIsDurable(lsn, durability))
 		return;
+
+	/*
+	 * Not durable yet (the answers came before we waited, so the engine did
+	 * not hand us to the acknowledger): one sleep until it wakes us is
+	 * cheaper than taking our turn at the flush and the standby queue.
+	 */
+	if (AcknowledgeMe(lsn, durability))
+	{
+		for (;;)
+		{
+			long		waited;
+
+			ResetLatch(MyLatch);
+			if (CommitIsDurable(lsn, durability))
+				return;
+			waited = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
+			if (waited >= exchange_request_timeout || !AcknowledgerRunning())
+				break;			/* wait as below, within what is left */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Min(exchange_request_timeout - waited, ACK_TICK_MS),
+							 PG_WAIT_EXTENSION);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
 	XLogFlush(lsn);
 	if (durability <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH ||
 		CommitIsReplicated(lsn, durability))
@@ -170,6 +203,7 @@ RequestBegin(void)
 	call.generation = ++mb->generation;
 	mb->answered = 0;
 	mb->wake_at = INT_MAX;
+	mb->wake_early = false;
 	memset(mb->filled, 0, sizeof(mb->filled));
 	SpinLockRelease(&mb->mutex);
 	call.open = true;
@@ -234,10 +268,13 @@ RequestQueueFull(void)
  * Wait for the answers in slots first..first+n-1, sent by the time
  * `through` requests of this call had been sent, and copy them to resps;
  * the slots are free again.  Answers may rest on state that is not
- * durable yet: RequestEnd waits for that.
+ * durable yet: RequestEnd waits for that.  With final, these are the
+ * call's last answers, so we are woken only once they are durable (by the
+ * acknowledger; RequestEnd then finds nothing to wait for); otherwise as
+ * soon as they are in, to send more.
  */
 void
-RequestAwait(Response *resps, int first, int n, int through)
+RequestAwait(Response *resps, int first, int n, int through, bool final)
 {
 	Mailbox    *mb = &Exchange->mailboxes[MyProc->pgprocno];
 	TimestampTz start = GetCurrentTimestamp();
@@ -246,6 +283,7 @@ RequestAwait(Response *resps, int first, int n, int through)
 	SpinLockAcquire(&mb->mutex);
 	/* the engine answers in queue order: wake us with the last of these */
 	mb->wake_at = through;
+	mb->wake_early = !final;
 	SpinLockRelease(&mb->mutex);
 
 	for (;;)
@@ -269,8 +307,14 @@ RequestAwait(Response *resps, int first, int n, int through)
 							exchange_request_timeout),
 					 errdetail("The request may still be carried out."),
 					 errhint("Repeat it with the same client_order_id (or deposit reference) to learn its outcome.")));
+		/*
+		 * Look again every ACK_TICK_MS: answers filled but not woken for
+		 * (the acknowledger waiting on a standby that does not confirm)
+		 * are then waited for in RequestEnd, within request_timeout.
+		 */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 exchange_request_timeout - waited, PG_WAIT_EXTENSION);
+						 Min(exchange_request_timeout - waited, ACK_TICK_MS),
+						 PG_WAIT_EXTENSION);
 		CHECK_FOR_INTERRUPTS();
 	}
 
@@ -324,7 +368,7 @@ RequestSubmitMany(Request *reqs, Response *resps, int n)
 	RequestBegin();
 	if (!RequestSend(reqs, n, 0, &through))
 		RequestQueueFull();
-	RequestAwait(resps, 0, n, through);
+	RequestAwait(resps, 0, n, through, true);
 	RequestEnd();
 }
 
@@ -352,16 +396,20 @@ QueueDrain(Request *batch, int max)
 	return n;
 }
 
-/* Engine: answer a request, unless its caller has moved on. */
-void
-MailboxReply(const Request *req, const Response *resp)
+/*
+ * Engine: put an answer in its caller's mailbox, unless the caller has
+ * moved on; says whether (and when) the caller is to be woken: when the
+ * last answer it waits for is in.
+ */
+MailboxWake
+MailboxPut(const Request *req, const Response *resp)
 {
 	Mailbox    *mb;
-	bool		complete = false;
+	MailboxWake wake = MAILBOX_WAKE_NONE;
 
 	if (req->procno < 0 || req->procno >= Exchange->nmailboxes ||
 		req->slot < 0 || req->slot >= MAILBOX_SLOTS)
-		return;
+		return MAILBOX_WAKE_NONE;
 	mb = &Exchange->mailboxes[req->procno];
 	SpinLockAcquire(&mb->mutex);
 	if (mb->generation == req->generation)
@@ -369,11 +417,18 @@ MailboxReply(const Request *req, const Response *resp)
 		mb->responses[req->slot] = *resp;
 		mb->filled[req->slot] = true;
 		mb->answered++;
-		complete = (mb->answered >= mb->wake_at);
+		if (mb->answered >= mb->wake_at)
+			wake = mb->wake_early ? MAILBOX_WAKE_NOW : MAILBOX_WAKE_DURABLE;
 	}
 	SpinLockRelease(&mb->mutex);
-	/* wake the caller when the last answer it waits for is in */
-	if (complete)
+	return wake;
+}
+
+/* Engine: answer a request and wake its caller at once when due. */
+void
+MailboxReply(const Request *req, const Response *resp)
+{
+	if (MailboxPut(req, resp) != MAILBOX_WAKE_NONE)
 		SetLatch(&ProcGlobal->allProcs[req->procno].procLatch);
 }
 

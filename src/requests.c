@@ -151,7 +151,9 @@ ReturnOrderRow(FunctionCallInfo fcinfo, const Response *resp)
 	Datum		values[5];
 	bool		nulls[5];
 
-	InitMaterializedSRF(fcinfo, 0);
+	/* the executor's own copy of the result columns, when it has one */
+	InitMaterializedSRF(fcinfo, rsinfo->expectedDesc != NULL ?
+						MAT_SRF_USE_EXPECTED_DESC : 0);
 	OrderResultValues(resp, TupleDescAttr(rsinfo->setDesc, 1)->atttypid,
 					  values, nulls);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -640,10 +642,10 @@ typedef struct Pipeline
 
 /* Wait for a pending chunk's answers and emit its rows. */
 static void
-ChunkFinish(Pipeline *p, Chunk *c)
+ChunkFinish(Pipeline *p, Chunk *c, bool final)
 {
 	if (c->nreqs > 0)
-		RequestAwait(c->resps, c->first_slot, c->nreqs, c->through);
+		RequestAwait(c->resps, c->first_slot, c->nreqs, c->through, final);
 	for (int i = 0; i < c->n; i++)
 		PutOrdersRow(p->rsinfo, ++p->emitted,
 					 c->req_of[i] >= 0 ? &c->resps[c->req_of[i]] : &c->refused[i],
@@ -674,12 +676,12 @@ PipelineSend(Pipeline *p)
 		{
 			if (!older->pending)
 				RequestQueueFull();
-			ChunkFinish(p, older);
+			ChunkFinish(p, older, false);
 		}
 	}
 	c->pending = true;
 	if (older->pending)
-		ChunkFinish(p, older);
+		ChunkFinish(p, older, false);
 	p->cur = 1 - p->cur;
 }
 
@@ -731,7 +733,7 @@ place_orders(PG_FUNCTION_ARGS)
 	}
 	/* send the last chunk (emitting the one before), then its rows */
 	PipelineSend(p);
-	ChunkFinish(p, &p->chunks[1 - p->cur]);
+	ChunkFinish(p, &p->chunks[1 - p->cur], true);
 	if (p->begun)
 		RequestEnd();
 	return (Datum) 0;

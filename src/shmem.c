@@ -17,9 +17,14 @@
  *   state_mutex; only the engine writes them (and its exit callback).
  * - Statistics are atomics, written by the engine, read by anyone.
  *
+ * - The acknowledger's ring (acks) is guarded by its spinlock: the engine
+ *   appends callers to wake, the acknowledger takes them from the head.
+ *
  * Latches: a caller publishes its request in the queue, then sets the
  * engine's latch; the engine publishes an answer in the mailbox, then sets
- * the caller's latch.  Waiters reset their latch, check, then wait.
+ * the caller's latch, or hands the caller to the acknowledger, which sets
+ * it once the answer is durable.  Waiters reset their latch, check, then
+ * wait.
  */
 #include "exchange.h"
 
@@ -47,6 +52,13 @@ ShmemCoreConfig(void)
 	return c;
 }
 
+/* Room for callers waiting for the acknowledger: a few wakes each. */
+static int
+AckCapacity(void)
+{
+	return 4 * MaxBackends;
+}
+
 /* Bytes of shared memory the exchange needs. */
 static Size
 ShmemSize(void)
@@ -57,6 +69,7 @@ ShmemSize(void)
 	size = add_size(size, MAXALIGN(mul_size(sizeof(Request),
 											exchange_queue_size)));
 	size = add_size(size, MAXALIGN(mul_size(sizeof(Mailbox), MaxBackends)));
+	size = add_size(size, MAXALIGN(mul_size(sizeof(AckEntry), AckCapacity())));
 	size = add_size(size, CoreSize(&config));
 	return size;
 }
@@ -98,6 +111,8 @@ ShmemStartup(void)
 		pg_atomic_init_u64(&Exchange->stats.requests, 0);
 		pg_atomic_init_u64(&Exchange->stats.failed_batches, 0);
 		pg_atomic_init_u64(&Exchange->stats.rebuilds, 0);
+		pg_atomic_init_u64(&Exchange->stats.ack_rounds, 0);
+		pg_atomic_init_u64(&Exchange->stats.acks_direct, 0);
 		for (int i = 0; i < lengthof(Exchange->stats.batch_hist); i++)
 			pg_atomic_init_u64(&Exchange->stats.batch_hist[i], 0);
 
@@ -113,10 +128,17 @@ ShmemStartup(void)
 			Exchange->mailboxes[i].generation = 0;
 			Exchange->mailboxes[i].answered = 0;
 			Exchange->mailboxes[i].wake_at = INT_MAX;
+			Exchange->mailboxes[i].wake_early = false;
 			memset(Exchange->mailboxes[i].filled, 0,
 				   sizeof(Exchange->mailboxes[i].filled));
 		}
 		p += MAXALIGN(mul_size(sizeof(Mailbox), MaxBackends));
+		SpinLockInit(&Exchange->acks.mutex);
+		Exchange->acks.procno = -1;
+		Exchange->acks.head = Exchange->acks.tail = 0;
+		Exchange->acks.capacity = AckCapacity();
+		Exchange->acks.entries = (AckEntry *) p;
+		p += MAXALIGN(mul_size(sizeof(AckEntry), AckCapacity()));
 		Exchange->core = CoreInit(p, &config);
 	}
 	LWLockRelease(AddinShmemInitLock);

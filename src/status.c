@@ -41,14 +41,15 @@ Datum
 engine_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[11];
-	bool		nulls[11];
+	Datum		values[14];
+	bool		nulls[14];
 	Datum		hist[8];
 	EngineState state;
 	int			procno;
 	TimestampTz started;
 	char		last_error[CORE_MESSAGE_LEN];
 	uint64		queued;
+	int			ack_procno;
 
 	ExchangeCheckLoaded();
 	InitMaterializedSRF(fcinfo, 0);
@@ -63,6 +64,9 @@ engine_status(PG_FUNCTION_ARGS)
 	LWLockAcquire(Exchange->queue_lock, LW_SHARED);
 	queued = Exchange->queue_tail - Exchange->queue_head;
 	LWLockRelease(Exchange->queue_lock);
+	SpinLockAcquire(&Exchange->acks.mutex);
+	ack_procno = Exchange->acks.procno;
+	SpinLockRelease(&Exchange->acks.mutex);
 
 	values[0] = CStringGetTextDatum(EngineStateNames[state]);
 	if (procno >= 0)
@@ -89,6 +93,12 @@ engine_status(PG_FUNCTION_ARGS)
 		values[10] = CStringGetTextDatum(last_error);
 	else
 		nulls[10] = true;
+	if (ack_procno >= 0)
+		values[11] = Int32GetDatum(ProcGlobal->allProcs[ack_procno].pid);
+	else
+		nulls[11] = true;
+	values[12] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.ack_rounds));
+	values[13] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.acks_direct));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

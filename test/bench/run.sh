@@ -152,6 +152,18 @@ percentiles() {
 		}'
 }
 
+# CPU ticks this machine has been busy so far (user, nice, system, irq,
+# softirq; not idle, iowait or steal): servers, clients and kernel, as
+# nothing else runs here.  Per order this is steadier than orders/s on a
+# shared machine: time the hypervisor gives to others is not in it.
+machine_cpu_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+# exchange.acknowledger on or off (a reload)
+set_acknowledger() {
+	q -c "ALTER SYSTEM SET exchange.acknowledger = $1" -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 0.5
+}
 hist() { q -c "SELECT array_to_string(batch_size_histogram, ' ') FROM exchange.engine_status()"; }
 HIST_LABELS=(1 2-3 4-7 8-15 16-31 32-63 64-127 ">=128")
 
@@ -174,16 +186,20 @@ CLK_TCK=$(getconf CLK_TCK)
 engine_cpu_ticks() { awk '{print $14 + $15}' "/proc/$ENGINE_PID/stat"; }
 engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
 
-declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL
+declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU
 wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
 wal_bytes() { q -c "SELECT pg_wal_lsn_diff('$2', '$1')"; }
-for c in $CLIENTS; do
+AB_ROUNDS=${BENCH_AB_ROUNDS:-0}
+MAIN_CLIENTS=$CLIENTS
+[ "$AB_ROUNDS" -gt 0 ] && MAIN_CLIENTS=""
+for c in $MAIN_CLIENTS; do
 	echo "== clients=$c (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
 	trim_books
 	h0=$(hist)
 	cpu0=$(engine_cpu_ticks)
 	req0=$(engine_requests)
 	lsn0=$(wal_lsn)
+	mcpu0=$(machine_cpu_ticks)
 	mkdir -p "$WORK/log-orders-$c"
 	run_pgbench orders "$c" -f "$HERE/place_order.sql" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
@@ -191,6 +207,7 @@ for c in $CLIENTS; do
 	h1=$(hist)
 	cpu1=$(engine_cpu_ticks)
 	req1=$(engine_requests)
+	MCPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / ($req1 - $req0)" | bc)
 	WAL[$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / (req1 - req0) ))
 	ENGINE_US[$c]=$(echo "scale=1; ($cpu1 - $cpu0) * 1000000 / $CLK_TCK / ($req1 - $req0)" | bc)
 	ENGINE_BUSY=$(echo "scale=0; ($cpu1 - $cpu0) * 100 / $CLK_TCK / $SECONDS_PER_RUN" | bc)
@@ -203,12 +220,14 @@ for c in $CLIENTS; do
 	HIST_DELTA[$c]=$d
 	OPEN_AFTER[$c]=$(q -c "SELECT open_orders FROM exchange.engine_status()")
 	echo "   place_order: ${ORDERS[$c]} orders/s, p50 ${P50[$c]} ms, p99 ${P99[$c]} ms, p99.9 ${P999[$c]} ms, ${WAL[$c]} WAL bytes/order, open orders now ${OPEN_AFTER[$c]}"
-	echo "   engine worker (pid $ENGINE_PID): ${ENGINE_BUSY}% of a CPU, ${ENGINE_US[$c]} us CPU per request"
+	echo "   engine worker (pid $ENGINE_PID): ${ENGINE_BUSY}% of a CPU, ${ENGINE_US[$c]} us CPU per request; machine ${MCPU[$c]} us CPU per order"
 	rm -rf "$WORK/log-orders-$c"
 
+	mcpu0=$(machine_cpu_ticks)
 	run_pgbench select1 "$c" -f "$HERE/select1.sql" postgres
 	SELECT1[$c]=$(tps_of "$WORK/select1-$c.out")
-	echo "   SELECT 1:    ${SELECT1[$c]} calls/s"
+	SELECT1_CPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / (${SELECT1[$c]} * $SECONDS_PER_RUN)" | bc)
+	echo "   SELECT 1:    ${SELECT1[$c]} calls/s, machine ${SELECT1_CPU[$c]} us CPU per call"
 
 	run_pgbench tpcb "$c" tpcb
 	TPCB[$c]=$(tps_of "$WORK/tpcb-$c.out")
@@ -226,50 +245,96 @@ bench_batch() {	# LABEL CLIENTS: place_orders, BATCH_N orders per call
 	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
 	echo "   place_orders ($BATCH_N per call, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s"
 }
-declare -A SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL
+declare -A SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
-	local c=$1 lsn0 req0 label=${2:-orders-sb}
+	local c=$1 lsn0 req0 cpu0 label=${2:-orders-sb}
 	shift 2 || shift 1
 	trim_books
 	lsn0=$(wal_lsn)
 	req0=$(engine_requests)
+	cpu0=$(machine_cpu_ticks)
 	mkdir -p "$WORK/log-$label-$c"
 	run_pgbench "$label" "$c" -f "$HERE/place_order.sql" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
 		-l --log-prefix="$WORK/log-$label-$c/tx" "$@" postgres
 	SB_ORDERS[$label-$c]=$(tps_of "$WORK/$label-$c.out")
+	SB_CPU[$label-$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $cpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
 	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
 	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
 	rm -rf "$WORK/log-$label-$c"
-	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order"
 }
 
+if [ "$AB_ROUNDS" -eq 0 ]; then
 echo "== place_orders, no standby"
 for c in $CLIENTS; do bench_batch nostandby "$c"; done
+
+# The same place_order load with exchange.acknowledger off (the engine wakes
+# callers at once; each then waits for the flush, and the standby, itself)
+echo "== place_order offered at ${BENCH_RATE:-10000}/s, no standby"
+bench_orders_sb "${BENCH_RATE_CLIENTS:-32}" "nosb-rate${BENCH_RATE:-10000}" -R "${BENCH_RATE:-10000}"
+echo "== place_order with exchange.acknowledger = off, no standby"
+set_acknowledger off
+for c in $CLIENTS; do bench_orders_sb "$c" orders-noack; done
+set_acknowledger on
+fi
 
 # A synchronous standby on this machine: pg_basebackup, streaming,
 # synchronous_standby_names on the primary; callers then wait for it.
 SB=$WORK/standby
 SB_PORT=$((PORT + 10))
-echo "== synchronous standby on 127.0.0.1:$SB_PORT"
-mkdir -p "$SB"; chown postgres: "$SB"
-as_postgres "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres \
-	-D "$SB/data" -R -X stream -c fast
-cat >>"$SB/data/postgresql.auto.conf" <<CONF
-port = $SB_PORT
-unix_socket_directories = '$SB'
-primary_conninfo = 'host=127.0.0.1 port=$PORT user=postgres application_name=bench_standby'
+start_standby() {
+	echo "== synchronous standby on 127.0.0.1:$SB_PORT"
+	mkdir -p "$SB"; chown postgres: "$SB"
+	as_postgres "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres \
+		-D "$SB/data" -R -X stream -c fast
+	cat >>"$SB/data/postgresql.auto.conf" <<CONF
+	port = $SB_PORT
+	unix_socket_directories = '$SB'
+	primary_conninfo = 'host=127.0.0.1 port=$PORT user=postgres application_name=bench_standby'
 CONF
-STARTED+=("$SB")
-as_postgres "$PGBIN/pg_ctl" -D "$SB/data" -l "$SB/server.log" -w -t 60 start >/dev/null
-q -c "ALTER SYSTEM SET synchronous_standby_names = 'bench_standby'" -c "SELECT pg_reload_conf()" >/dev/null
-for _ in $(seq 1 100); do
-	[ "$(q -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'bench_standby' AND sync_state = 'sync'")" = 1 ] && break
-	sleep 0.2
-done
-[ "$(q -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_standby'")" = sync ] ||
-	{ echo "standby is not synchronous" >&2; exit 1; }
+	STARTED+=("$SB")
+	as_postgres "$PGBIN/pg_ctl" -D "$SB/data" -l "$SB/server.log" -w -t 60 start >/dev/null
+	q -c "ALTER SYSTEM SET synchronous_standby_names = 'bench_standby'" -c "SELECT pg_reload_conf()" >/dev/null
+	for _ in $(seq 1 100); do
+		[ "$(q -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'bench_standby' AND sync_state = 'sync'")" = 1 ] && break
+		sleep 0.2
+	done
+	[ "$(q -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_standby'")" = sync ] ||
+		{ echo "standby is not synchronous" >&2; exit 1; }
+}
+# BENCH_AB_ROUNDS=N: only compare exchange.acknowledger on and off, in
+# alternating short runs (BENCH_SECONDS each) on one server, N rounds,
+# without and then with the standby: on a shared machine whose speed
+# drifts, alternation is what makes the two comparable.
+if [ "$AB_ROUNDS" -gt 0 ]; then
+	for phase in nostandby standby; do
+		[ "$phase" = standby ] && start_standby
+		for c in $CLIENTS; do
+			sum_on=0 sum_off=0
+			for r in $(seq 1 "$AB_ROUNDS"); do
+				for mode in on off; do
+					set_acknowledger "$mode"
+					bench_orders_sb "$c" "ab-$phase-$mode-$r" >/dev/null
+					v=$(printf %.0f "${SB_ORDERS[ab-$phase-$mode-$r-$c]}")
+					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
+					echo "   ab $phase clients=$c round=$r acknowledger=$mode: $v orders/s, p50 ${SB_P50[ab-$phase-$mode-$r-$c]} ms, p99 ${SB_P99[ab-$phase-$mode-$r-$c]} ms, machine CPU ${SB_CPU[ab-$phase-$mode-$r-$c]} us/order"
+				done
+			done
+			echo "ab: $phase clients=$c acknowledger on $((sum_on / AB_ROUNDS)) orders/s, off $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
+		done
+	done
+	set_acknowledger on
+	[ "$(q -c "SELECT count(*) FROM exchange.check_invariants()")" = 0 ] ||
+		{ echo "invariants violated" >&2; exit 1; }
+	exit 0
+fi
+
+start_standby
 for c in $CLIENTS; do bench_orders_sb "$c"; done
+set_acknowledger off
+for c in $CLIENTS; do bench_orders_sb "$c" orders-sb-noack; done
+set_acknowledger on
 for c in $CLIENTS; do bench_batch standby "$c"; done
 # offered rates: the target (10,000/s) and one below this machine's
 # capacity (5,000/s), where the latency is the service time, not a backlog
@@ -343,6 +408,21 @@ done
 for r in $RATES; do
 	k=rate$r-$RATE_CLIENTS
 	echo "offered $r orders/s at $RATE_CLIENTS clients with the standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms"
+done
+k=nosb-rate${BENCH_RATE:-10000}-${BENCH_RATE_CLIENTS:-32}
+echo "offered ${BENCH_RATE:-10000} orders/s at ${BENCH_RATE_CLIENTS:-32} clients without a standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms"
+for c in $CLIENTS; do
+	echo "machine CPU per call, clients=$c: place_order ${MCPU[$c]} us (no standby), ${SB_CPU[orders-sb-$c]} us (standby); SELECT 1 ${SELECT1_CPU[$c]} us"
+done
+echo "exchange.acknowledger = off (callers wait for durability themselves), same run:"
+for c in $CLIENTS; do
+	for k in orders-noack orders-sb-noack; do
+		case $k in
+			orders-noack) what="no standby"; on=${ORDERS[$c]}; on_cpu=${MCPU[$c]} ;;
+			*) what="standby"; on=${SB_ORDERS[orders-sb-$c]}; on_cpu=${SB_CPU[orders-sb-$c]} ;;
+		esac
+		echo "  clients=$c $what: off $(printf %.0f "${SB_ORDERS[$k-$c]}") orders/s (p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, machine ${SB_CPU[$k-$c]} us CPU/order), on $(printf %.0f "$on") orders/s (machine $on_cpu us CPU/order)"
+	done
 done
 echo "without a standby: p99.9 and WAL per order"
 for c in $CLIENTS; do

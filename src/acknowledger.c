@@ -1,0 +1,302 @@
+/*
+ * The acknowledger: a background worker that wakes the engine's callers
+ * once the batch their answers rest on is durable.
+ *
+ * The engine commits a batch without waiting and fills its callers'
+ * mailboxes at once.  Were it to wake them then, every caller would go to
+ * sleep again at once: on WALWriteLock for the flush, then in the
+ * synchronous-replication queue until the standby confirms, two more
+ * sleeps and wake-ups per order than the one the answer needs.  Instead
+ * the engine hands each batch's callers to this worker with the batch's
+ * commit LSN; the worker flushes up to the newest LSN handed to it, waits
+ * for the synchronous standby once for all of them (as a committing
+ * backend would), and wakes exactly the callers whose LSN is now durable.
+ * A caller so woken finds its answer durable and returns without another
+ * sleep.
+ *
+ * The worker only decides *when* callers wake.  Every caller still checks
+ * durability itself before it returns (WaitDurable in mailbox.c), so a
+ * caller woken early (the worker absent, its ring full, a stray latch) is
+ * never answered too soon: it waits as before.  Callers also look at their
+ * mailbox every ACK_TICK_MS, so a stuck worker (no standby confirms) does
+ * not keep them past exchange.request_timeout.
+ */
+#include "exchange.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/syncrep.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+
+/* Register the acknowledger worker (from _PG_init). */
+void
+AcknowledgerRegister(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	/* connected to no database: listed in pg_stat_activity, signalable */
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "exchange");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "AcknowledgerMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "exchange acknowledger");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "exchange acknowledger");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Is the commit ending at lsn as durable as level asks, now? */
+bool
+CommitIsDurable(XLogRecPtr lsn, int level)
+{
+	if (level == SYNCHRONOUS_COMMIT_OFF)
+		return true;
+	return lsn <= GetFlushRecPtr(NULL) && CommitIsReplicated(lsn, level);
+}
+
+static void
+WakeProcs(const int *procnos, int n)
+{
+	for (int i = 0; i < n; i++)
+		SetLatch(&ProcGlobal->allProcs[procnos[i]].procLatch);
+}
+
+/*
+ * Engine: wake these callers, whose answers rest on the commit ending at
+ * lsn, once it is durable at level.  At once when it already is, when no
+ * acknowledger runs or its ring has no room (the callers then wait for
+ * durability themselves).
+ */
+void
+AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn, int level)
+{
+	AckRing    *ring = &Exchange->acks;
+	int			ack_procno;
+	bool		queued = false;
+
+	if (n == 0)
+		return;
+	if (lsn == InvalidXLogRecPtr || !exchange_acknowledger ||
+		CommitIsDurable(lsn, level))
+	{
+		pg_atomic_fetch_add_u64(&Exchange->stats.acks_direct, 1);
+		WakeProcs(procnos, n);
+		return;
+	}
+	SpinLockAcquire(&ring->mutex);
+	ack_procno = ring->procno;
+	if (ack_procno >= 0 && ring->tail - ring->head + n <= (uint64) ring->capacity)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			AckEntry   *e = &ring->entries[ring->tail % ring->capacity];
+
+			e->procno = procnos[i];
+			e->level = level;
+			e->lsn = lsn;
+			ring->tail++;
+		}
+		queued = true;
+	}
+	SpinLockRelease(&ring->mutex);
+	if (queued)
+		SetLatch(&ProcGlobal->allProcs[ack_procno].procLatch);
+	else
+	{
+		pg_atomic_fetch_add_u64(&Exchange->stats.acks_direct, 1);
+		WakeProcs(procnos, n);
+	}
+}
+
+/*
+ * Caller: have the acknowledger wake us once the commit ending at lsn is
+ * durable at level (our answers came before we waited for them, so the
+ * engine did not hand us over).  False when it is not running or has no
+ * room: wait for durability yourself.
+ */
+bool
+AcknowledgeMe(XLogRecPtr lsn, int level)
+{
+	AckRing    *ring = &Exchange->acks;
+	int			ack_procno;
+	bool		queued = false;
+
+	if (!exchange_acknowledger)
+		return false;
+	SpinLockAcquire(&ring->mutex);
+	ack_procno = ring->procno;
+	if (ack_procno >= 0 && ring->tail - ring->head < (uint64) ring->capacity)
+	{
+		AckEntry   *e = &ring->entries[ring->tail % ring->capacity];
+
+		e->procno = MyProc->pgprocno;
+		e->level = level;
+		e->lsn = lsn;
+		ring->tail++;
+		queued = true;
+	}
+	SpinLockRelease(&ring->mutex);
+	if (queued)
+		SetLatch(&ProcGlobal->allProcs[ack_procno].procLatch);
+	return queued;
+}
+
+/* Is the acknowledger running? */
+bool
+AcknowledgerRunning(void)
+{
+	int			procno;
+
+	SpinLockAcquire(&Exchange->acks.mutex);
+	procno = Exchange->acks.procno;
+	SpinLockRelease(&Exchange->acks.mutex);
+	return procno >= 0;
+}
+
+/*
+ * Take the durable entries off the ring (in commit order, but for callers
+ * that queued themselves, which may be older) into
+ * procnos; returns how many.  With all, every entry: the worker is going.
+ */
+static int
+AckTakeDurable(int *procnos, int max, bool all)
+{
+	AckRing    *ring = &Exchange->acks;
+	XLogRecPtr	flushed = GetFlushRecPtr(NULL);
+	int			n = 0;
+
+	SpinLockAcquire(&ring->mutex);
+	while (n < max && ring->head < ring->tail)
+	{
+		AckEntry   *e = &ring->entries[ring->head % ring->capacity];
+
+		if (!all && (e->lsn > flushed ||
+					 (e->level > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
+					  !CommitIsReplicated(e->lsn, e->level))))
+			break;
+		procnos[n++] = e->procno;
+		ring->head++;
+	}
+	SpinLockRelease(&ring->mutex);
+	return n;
+}
+
+/* The newest LSN queued and the strictest level any entry asks for. */
+static bool
+AckTarget(XLogRecPtr *lsn, int *level)
+{
+	AckRing    *ring = &Exchange->acks;
+	bool		any;
+
+	*level = SYNCHRONOUS_COMMIT_OFF;
+	*lsn = InvalidXLogRecPtr;
+	SpinLockAcquire(&ring->mutex);
+	any = ring->head < ring->tail;
+	for (uint64 i = ring->head; i < ring->tail; i++)
+	{
+		AckEntry   *e = &ring->entries[i % ring->capacity];
+
+		*level = Max(*level, e->level);
+		*lsn = Max(*lsn, e->lsn);
+	}
+	SpinLockRelease(&ring->mutex);
+	return any;
+}
+
+/* Leaving: nobody would wake the callers still queued; wake them now. */
+static void
+AcknowledgerExit(int code, Datum arg)
+{
+	int			procnos[64];
+	int			n;
+
+	SpinLockAcquire(&Exchange->acks.mutex);
+	Exchange->acks.procno = -1;
+	SpinLockRelease(&Exchange->acks.mutex);
+	while ((n = AckTakeDurable(procnos, lengthof(procnos), true)) > 0)
+		WakeProcs(procnos, n);
+}
+
+/* The acknowledger's entry point. */
+void
+AcknowledgerMain(Datum arg)
+{
+	int			procnos[256];
+	int			set_level = -1;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("exchange acknowledger");
+
+	before_shmem_exit(AcknowledgerExit, (Datum) 0);
+	SpinLockAcquire(&Exchange->acks.mutex);
+	Exchange->acks.procno = MyProc->pgprocno;
+	SpinLockRelease(&Exchange->acks.mutex);
+
+	for (;;)
+	{
+		XLogRecPtr	target;
+		int			level;
+		int			n;
+		int			woken = 0;
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			set_level = -1;
+		}
+
+		if (!AckTarget(&target, &level))
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000, PG_WAIT_EXTENSION);
+			continue;
+		}
+
+		/* one flush and one standby wait for everything queued so far */
+		XLogFlush(target);
+		if (level > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
+			!CommitIsReplicated(target, level))
+		{
+			if (level != set_level)
+			{
+				(void) set_config_option("synchronous_commit",
+										 DurabilityName(level), PGC_SUSET,
+										 PGC_S_OVERRIDE, GUC_ACTION_SET,
+										 true, 0, false);
+				set_level = level;
+			}
+			SyncRepWaitForLSN(target, true);
+		}
+
+		while ((n = AckTakeDurable(procnos, lengthof(procnos), false)) > 0)
+		{
+			WakeProcs(procnos, n);
+			woken += n;
+		}
+		pg_atomic_fetch_add_u64(&Exchange->stats.ack_rounds, 1);
+
+		/*
+		 * Nothing became durable (the standby settings changing under us,
+		 * a cancelled wait): do not spin; the callers look for themselves.
+		 */
+		if (woken == 0)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 10, PG_WAIT_EXTENSION);
+	}
+}
