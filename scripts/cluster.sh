@@ -270,11 +270,25 @@ backrest() {
 	as_postgres pgbackrest --config="$STATE/$l/pgbackrest.conf" --stanza="$STANZA" "$@"
 }
 
+# backrest_retry CMD...: backrest, retried while another pgBackRest process
+# holds the stanza's lock (error 50): an asynchronous archive-push of the
+# WAL the new primary just wrote can hold it for a moment
+backrest_retry() {
+	local rc i
+	for ((i = 0; i < 30; i++)); do
+		rc=0
+		backrest "$@" || rc=$?
+		[ "$rc" -eq 50 ] || return "$rc"
+		sleep 1
+	done
+	return "$rc"
+}
+
 # setup_backrest: create the stanza in both repositories (idempotent) and
 # check that WAL reaches them
 setup_backrest() {
 	local ac
-	backrest stanza-create || die "pgbackrest stanza-create failed; see $STATE/node*/backrest-log"
+	backrest_retry stanza-create || die "pgbackrest stanza-create failed; see $STATE/node*/backrest-log"
 	ac=$(psql -X -Atq "$URL&connect_timeout=2" -c "SHOW archive_command" 2>/dev/null || true)
 	case $ac in
 	*pgbackrest*) backrest check || die "pgbackrest check failed; see $STATE/node*/backrest-log" ;;
@@ -557,7 +571,7 @@ promote() {
 	echo "region B promoted at $(date -u +%FT%TZ); region A's data is from before" >"$STATE/promoted"
 	# region B's own stanza: WAL archived from now on goes there (never to
 	# region A's stanza); archive-push retries until it exists
-	backrest stanza-create || die "pgbackrest stanza-create of $STANZA failed; see $STATE/node*/backrest-log"
+	backrest_retry stanza-create || die "pgbackrest stanza-create of $STANZA failed; see $STATE/node*/backrest-log"
 	backrest check || die "pgbackrest check of $STANZA failed; see $STATE/node*/backrest-log"
 	say "region B: archiving to stanza $STANZA in $REPO_B"
 	if [ "${EXCHANGE_PROMOTE_BACKUP:-1}" = 1 ]; then
