@@ -1,7 +1,19 @@
 #include "exchange.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -52,7 +64,6 @@ static int64 placing_id = 0;
 static const char *placing_client_id = NULL;
 
 static SPIPlanPtr order_lookup_plan = NULL;
-static SPIPlanPtr client_lookup_plan = NULL;
 static SPIPlanPtr deposit_lookup_plan = NULL;
 static SPIPlanPtr account_lookup_plan = NULL;
 
@@ -137,8 +148,85 @@ ClientKeySet(ClientKey *key, int64 account, const char *id)
 }
 
 /*
- * Look up, in one query each, every client_order_id and deposit reference
- * the batch mentions, so idempotency costs no query per request.
+ * The client_order_ids of a batch, looked up in order_record's unique
+ * index on (account_id, client_order_id) directly: one index probe each,
+ * no query (as SQL, this was a fifth of the engine's time for clients that
+ * send ids).
+ */
+static void
+PrefetchClientIds(const Datum *accounts, const Datum *ids, int n)
+{
+	Oid			nsp = get_namespace_oid("exchange", false);
+	Oid			relid = get_relname_relid("order_record", nsp);
+	Relation	rel;
+	Relation	index = NULL;
+	AttrNumber	account_att;
+	AttrNumber	client_att;
+	AttrNumber	order_att;
+	List	   *indexes;
+	ListCell   *lc;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData keys[2];
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "exchange.order_record is missing");
+	rel = table_open(relid, AccessShareLock);
+	account_att = get_attnum(relid, "account_id");
+	client_att = get_attnum(relid, "client_order_id");
+	order_att = get_attnum(relid, "order_id");
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	i = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (i->rd_index->indisunique && i->rd_index->indisvalid &&
+			IndexRelationGetNumberOfKeyAttributes(i) == 2 &&
+			i->rd_index->indkey.values[0] == account_att &&
+			i->rd_index->indkey.values[1] == client_att &&
+			i->rd_rel->relam == BTREE_AM_OID)
+		{
+			index = i;
+			break;
+		}
+		index_close(i, AccessShareLock);
+	}
+	list_free(indexes);
+	if (index == NULL)
+		elog(ERROR, "exchange.order_record has no unique btree index on (account_id, client_order_id)");
+
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, GetActiveSnapshot(), 2, 0);
+	for (int i = 0; i < n; i++)
+	{
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, accounts[i]);
+		/* the index's own collation, or the descent compares differently */
+		ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber,
+							   InvalidOid, index->rd_indcollation[1],
+							   F_TEXTEQ, ids[i]);
+		index_rescan(scan, keys, 2, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			ClientKey	key;
+			ClientEntry *e;
+			bool		isnull;
+			Datum		order_id = slot_getattr(slot, order_att, &isnull);
+
+			ClientKeySet(&key, DatumGetInt64(accounts[i]),
+						 TextDatumGetCString(ids[i]));
+			e = hash_search(client_ids, &key, HASH_ENTER, NULL);
+			e->order_id = DatumGetInt64(order_id);
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * Look up every client_order_id and deposit reference the batch mentions
+ * before applying it, so idempotency costs no query per request.
  */
 void
 ApplyPrefetch(const Request *batch, int n)
@@ -161,38 +249,7 @@ ApplyPrefetch(const Request *batch, int n)
 	}
 
 	if (nids > 0)
-	{
-		Oid			types[2] = {INT8ARRAYOID, TEXTARRAYOID};
-		Datum		args[2];
-		SPIPlanPtr	plan = KeepPlan(&client_lookup_plan,
-									"SELECT o.account_id, o.client_order_id, o.order_id"
-									" FROM unnest($1, $2) AS k(account_id, client_order_id)"
-									" JOIN exchange.order_record o"
-									" USING (account_id, client_order_id)",
-									2, types);
-
-		args[0] = PointerGetDatum(construct_array(accounts, nids, INT8OID, 8,
-												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		args[1] = PointerGetDatum(construct_array(ids, nids, TEXTOID, -1,
-												  false, TYPALIGN_INT));
-		if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "client_order_id lookup failed");
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			ClientKey	key;
-			ClientEntry *e;
-			char	   *cid = SPI_getvalue(tup, desc, 2);
-
-			ClientKeySet(&key,
-						 DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
-						 cid);
-			e = hash_search(client_ids, &key, HASH_ENTER, NULL);
-			e->order_id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		}
-	}
+		PrefetchClientIds(accounts, ids, nids);
 
 	if (nrefs > 0)
 	{

@@ -254,7 +254,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	req0=$(engine_requests)
 	cpu0=$(machine_cpu_ticks)
 	mkdir -p "$WORK/log-$label-$c"
-	run_pgbench "$label" "$c" -f "$HERE/place_order.sql" \
+	run_pgbench "$label" "$c" -f "$HERE/${ORDER_SCRIPT:-place_order.sql}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
 		-l --log-prefix="$WORK/log-$label-$c/tx" "$@" postgres
 	SB_ORDERS[$label-$c]=$(tps_of "$WORK/$label-$c.out")
@@ -273,6 +273,8 @@ for c in $CLIENTS; do bench_batch nostandby "$c"; done
 # callers at once; each then waits for the flush, and the standby, itself)
 echo "== place_order offered at ${BENCH_RATE:-10000}/s, no standby"
 bench_orders_sb "${BENCH_RATE_CLIENTS:-32}" "nosb-rate${BENCH_RATE:-10000}" -R "${BENCH_RATE:-10000}"
+echo "== place_order with a client_order_id, no standby"
+for c in $CLIENTS; do ORDER_SCRIPT=place_order_cid.sql bench_orders_sb "$c" orders-cid; done
 echo "== place_order with exchange.acknowledger = off, no standby"
 set_acknowledger off
 for c in $CLIENTS; do bench_orders_sb "$c" orders-noack; done
@@ -413,6 +415,10 @@ k=nosb-rate${BENCH_RATE:-10000}-${BENCH_RATE_CLIENTS:-32}
 echo "offered ${BENCH_RATE:-10000} orders/s at ${BENCH_RATE_CLIENTS:-32} clients without a standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms"
 for c in $CLIENTS; do
 	echo "machine CPU per call, clients=$c: place_order ${MCPU[$c]} us (no standby), ${SB_CPU[orders-sb-$c]} us (standby); SELECT 1 ${SELECT1_CPU[$c]} us"
+done
+for c in $CLIENTS; do
+	k=orders-cid-$c
+	echo "with a client_order_id on every order, clients=$c, no standby: $(printf %.0f "${SB_ORDERS[$k]}") orders/s, p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, machine ${SB_CPU[$k]} us CPU/order (without: ${MCPU[$c]} us)"
 done
 echo "exchange.acknowledger = off (callers wait for durability themselves), same run:"
 for c in $CLIENTS; do
