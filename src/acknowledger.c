@@ -173,16 +173,17 @@ AckTakeDurable(int *procnos, int max, bool all)
 {
 	AckRing    *ring = &Exchange->acks;
 	XLogRecPtr	flushed = GetFlushRecPtr(NULL);
+	XLogRecPtr	confirmed[SYNCHRONOUS_COMMIT_REMOTE_APPLY + 1];
 	int			n = 0;
 
+	/* read before the spinlock: no lock may be taken while it is held */
+	StandbyConfirmed(confirmed);
 	SpinLockAcquire(&ring->mutex);
 	while (n < max && ring->head < ring->tail)
 	{
 		AckEntry   *e = &ring->entries[ring->head % ring->capacity];
 
-		if (!all && (e->lsn > flushed ||
-					 (e->level > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
-					  !CommitIsReplicated(e->lsn, e->level))))
+		if (!all && (e->lsn > flushed || e->lsn > confirmed[e->level]))
 			break;
 		procnos[n++] = e->procno;
 		ring->head++;

@@ -195,6 +195,7 @@ extern void RequestAwait(Response *resps, int first, int n, int through,
 						 bool final);
 extern void RequestEnd(void);
 extern bool CommitIsReplicated(XLogRecPtr lsn, int durability);
+extern void StandbyConfirmed(XLogRecPtr *confirmed);	/* [REMOTE_APPLY + 1] */
 extern int	QueueDrain(Request *batch, int max);
 extern void QueueFailAll(int sqlstate, const char *message,
 						 const char *detail);

@@ -53,25 +53,46 @@ DurabilityName(int level)
 }
 
 /*
+ * How far each synchronous_commit level is satisfied by the synchronous
+ * standby, into confirmed[level]: everything when the level or the server
+ * asks for no standby.  One read of the walsenders' shared state.
+ */
+void
+StandbyConfirmed(XLogRecPtr *confirmed)
+{
+	XLogRecPtr	acked[NUM_SYNC_REP_WAIT_MODE];
+	bool		none = max_wal_senders == 0 || SyncRepStandbyNames == NULL ||
+		SyncRepStandbyNames[0] == '\0';
+
+	if (!none)
+	{
+		LWLockAcquire(SyncRepLock, LW_SHARED);
+		for (int m = 0; m < NUM_SYNC_REP_WAIT_MODE; m++)
+			acked[m] = WalSndCtl->lsn[m];
+		LWLockRelease(SyncRepLock);
+	}
+	for (int level = 0; level <= SYNCHRONOUS_COMMIT_REMOTE_APPLY; level++)
+	{
+		if (none || level <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+			confirmed[level] = PG_UINT64_MAX;
+		else
+			confirmed[level] = acked[level == SYNCHRONOUS_COMMIT_REMOTE_WRITE ? SYNC_REP_WAIT_WRITE :
+									 level == SYNCHRONOUS_COMMIT_REMOTE_APPLY ? SYNC_REP_WAIT_APPLY :
+									 SYNC_REP_WAIT_FLUSH];
+	}
+}
+
+/*
  * Has the synchronous standby confirmed lsn, as durability (a
  * synchronous_commit level) asks?  True when no standby is required.
  */
 bool
 CommitIsReplicated(XLogRecPtr lsn, int durability)
 {
-	int			mode;
-	XLogRecPtr	acked;
+	XLogRecPtr	confirmed[SYNCHRONOUS_COMMIT_REMOTE_APPLY + 1];
 
-	if (durability <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH || max_wal_senders == 0 ||
-		SyncRepStandbyNames == NULL || SyncRepStandbyNames[0] == '\0')
-		return true;
-	mode = durability == SYNCHRONOUS_COMMIT_REMOTE_WRITE ? SYNC_REP_WAIT_WRITE :
-		durability == SYNCHRONOUS_COMMIT_REMOTE_APPLY ? SYNC_REP_WAIT_APPLY :
-		SYNC_REP_WAIT_FLUSH;
-	LWLockAcquire(SyncRepLock, LW_SHARED);
-	acked = WalSndCtl->lsn[mode];
-	LWLockRelease(SyncRepLock);
-	return acked >= lsn;
+	StandbyConfirmed(confirmed);
+	return lsn <= confirmed[durability];
 }
 
 /* Bounds the wait for the synchronous standby by exchange.request_timeout. */
