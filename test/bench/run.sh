@@ -168,6 +168,10 @@ percentiles() {
 machine_cpu_ticks() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
 }
+# ticks the hypervisor gave to others so far (steal), all CPUs
+steal_ticks() {
+	awk '$1 == "cpu" { print $9; exit }' /proc/stat
+}
 # exchange.acknowledger on or off (a reload)
 set_acknowledger() {
 	q -c "ALTER SYSTEM SET exchange.acknowledger = $1" -c "SELECT pg_reload_conf()" >/dev/null
@@ -279,24 +283,32 @@ bench_batch() {	# LABEL CLIENTS: place_orders, BATCH_N orders per call
 	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
 	echo "   place_orders ($BATCH_N per call, $BATCH_SCRIPT, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s"
 }
-declare -A SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU
+declare -A SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
-	local c=$1 lsn0 req0 cpu0 label=${2:-orders-sb}
+	local c=$1 lsn0 req0 cpu0 st0 label=${2:-orders-sb}
 	shift 2 || shift 1
 	trim_books
 	lsn0=$(wal_lsn)
 	req0=$(engine_requests)
 	cpu0=$(machine_cpu_ticks)
+	st0=$(steal_ticks)
 	mkdir -p "$WORK/log-$label-$c"
 	run_pgbench "$label" "$c" -f "$HERE/${ORDER_SCRIPT:-place_order.sql}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
 		-l --log-prefix="$WORK/log-$label-$c/tx" "$@" postgres
 	SB_ORDERS[$label-$c]=$(tps_of "$WORK/$label-$c.out")
+	SB_STEAL[$label-$c]=$(( ($(steal_ticks) - st0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
 	SB_CPU[$label-$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $cpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
 	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
 	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
+	# where a tail comes from: the run's slowest seconds (offset, worst
+	# latency, calls in it)
+	SLOW[$label-$c]=$(cat "$WORK/log-$label-$c"/tx.* | awk '
+		{ if (NR == 1 || $5 < t0) t0 = $5; if ($3 > m[$5]) m[$5] = $3; n[$5]++ }
+		END { for (s in m) printf "%d %d %d\n", s - t0, m[s] / 1000, n[s] }' |
+		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
-	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 }
 
 if [ "$AB_ROUNDS" -eq 0 ]; then
@@ -354,7 +366,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					bench_orders_sb "$c" "ab-$phase-$mode-$r" >/dev/null
 					v=$(printf %.0f "${SB_ORDERS[ab-$phase-$mode-$r-$c]}")
 					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
-					echo "   ab $phase clients=$c round=$r acknowledger=$mode: $v orders/s, p50 ${SB_P50[ab-$phase-$mode-$r-$c]} ms, p99 ${SB_P99[ab-$phase-$mode-$r-$c]} ms, machine CPU ${SB_CPU[ab-$phase-$mode-$r-$c]} us/order"
+					echo "   ab $phase clients=$c round=$r acknowledger=$mode: $v orders/s, p50 ${SB_P50[ab-$phase-$mode-$r-$c]} ms, p99 ${SB_P99[ab-$phase-$mode-$r-$c]} ms, machine CPU ${SB_CPU[ab-$phase-$mode-$r-$c]} us/order, steal ${SB_STEAL[ab-$phase-$mode-$r-$c]}%"
 				done
 			done
 			echo "ab: $phase clients=$c acknowledger on $((sum_on / AB_ROUNDS)) orders/s, off $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
