@@ -40,6 +40,7 @@ extern int	exchange_batch_size;
 extern int	exchange_request_timeout;
 extern int	exchange_expiry_interval;
 extern bool exchange_acknowledger;
+extern bool exchange_row_places;
 
 extern void GucInit(void);
 
@@ -132,6 +133,8 @@ typedef struct EngineStats
 	pg_atomic_uint64 batch_hist[8];	/* sizes 1, 2-3, 4-7, ..., >= 128 */
 	pg_atomic_uint64 ack_rounds;	/* acknowledger: flush + standby waits */
 	pg_atomic_uint64 acks_direct;	/* batches woken without it */
+	pg_atomic_uint64 rows_by_place; /* updates/deletes at a remembered TID */
+	pg_atomic_uint64 rows_by_key;	/* ... found through the primary key */
 } EngineStats;
 
 /* A caller to wake once the commit ending at lsn is durable at level. */

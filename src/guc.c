@@ -14,6 +14,7 @@ int			exchange_batch_size = 1024;
 int			exchange_request_timeout = 10000;
 int			exchange_expiry_interval = 1000;
 bool		exchange_acknowledger = true;
+bool		exchange_row_places = true;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
 void
@@ -69,6 +70,11 @@ GucInit(void)
 							 "Callers are woken by the acknowledger once their batch is durable.",
 							 "Off: the engine wakes them as soon as it has committed and each waits for the flush and the synchronous standby itself (more wake-ups per request; for comparison).",
 							 &exchange_acknowledger, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("exchange.row_places",
+							 "The engine updates and deletes its rows at the TID it remembered for them.",
+							 "Off: it finds every row through its primary key, as SQL would (for comparison, or to rule the shortcut out).",
+							 &exchange_row_places, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("exchange");
 }

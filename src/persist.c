@@ -10,6 +10,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "optimizer/optimizer.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -54,6 +55,7 @@ typedef struct TableSpec
 	int			ncols;
 	const ColumnSpec *cols;
 	int			nkeys;
+	int			where;			/* WHERE_*: whose rows' TIDs are kept */
 } TableSpec;
 
 /* Rows of one kind collected for the batch, row after row. */
@@ -64,6 +66,7 @@ typedef struct Rows
 	int			cap;
 	Datum	   *values;			/* n * spec->ncols */
 	bool	   *nulls;
+	bool	   *last;			/* n: the engine will not touch the row again */
 } Rows;
 
 struct BatchWrites
@@ -135,17 +138,138 @@ static const ColumnSpec account_cols[] = {
 	{"created_at", TIMESTAMPTZOID}
 };
 
-#define TABLE(t, cols, nkeys) {t, lengthof(cols), cols, nkeys}
+/*
+ * Where the rows the engine writes again live.  An update or delete used
+ * to find its row through the primary key: that descent and the walk of
+ * the row's HOT chain were a quarter of the engine's time.  So the engine
+ * remembers the TID of every row it will touch again — a resting order's
+ * order_record and open_order rows, every balance row — and forgets it
+ * when the order closes.  A remembered TID is only a hint: the row there
+ * is read with the batch's snapshot and its key compared, and anything
+ * else (a table rewritten by VACUUM FULL, CLUSTER or TRUNCATE, a row
+ * changed behind the engine's back, a failed batch) falls back to the
+ * primary key, as before.  The map is the engine's own memory, forgotten
+ * at every rebuild; engine_status() counts rows found either way.
+ */
+enum
+{
+	WHERE_NONE,					/* not kept: rows never touched again */
+	WHERE_ORDER,				/* order_record, by order_id */
+	WHERE_BOOK,					/* open_order, by order_id */
+	WHERE_BALANCE,				/* balance_record, by account_id, asset_id */
+	WHERE_KINDS
+};
 
-static const TableSpec order_insert = TABLE("order_record", order_cols, 0);
-static const TableSpec order_update = TABLE("order_record", order_update_cols, 1);
-static const TableSpec book_insert = TABLE("open_order", book_cols, 0);
-static const TableSpec book_delete = TABLE("open_order", book_cols, 1);
-static const TableSpec trade_insert = TABLE("trade_record", trade_cols, 0);
-static const TableSpec balance_insert = TABLE("balance_record", balance_cols, 0);
-static const TableSpec balance_update = TABLE("balance_record", balance_cols, 2);
-static const TableSpec deposit_insert = TABLE("deposit_record", deposit_cols, 0);
-static const TableSpec account_insert = TABLE("account", account_cols, 0);
+typedef struct RowKey
+{
+	int64		id;
+	int32		sub;			/* asset_id of a balance, else 0 */
+	int32		where;			/* WHERE_* */
+} RowKey;
+
+typedef struct RowPlace
+{
+	RowKey		key;
+	ItemPointerData tid;
+} RowPlace;
+
+static HTAB *row_places = NULL;
+static Oid	row_places_file[WHERE_KINDS];	/* relfilenode they are in */
+
+#define TABLE(t, cols, nkeys, where) {t, lengthof(cols), cols, nkeys, where}
+
+static const TableSpec order_insert = TABLE("order_record", order_cols, 0, WHERE_ORDER);
+static const TableSpec order_update = TABLE("order_record", order_update_cols, 1, WHERE_ORDER);
+static const TableSpec book_insert = TABLE("open_order", book_cols, 0, WHERE_BOOK);
+static const TableSpec book_delete = TABLE("open_order", book_cols, 1, WHERE_BOOK);
+static const TableSpec trade_insert = TABLE("trade_record", trade_cols, 0, WHERE_NONE);
+static const TableSpec balance_insert = TABLE("balance_record", balance_cols, 0, WHERE_BALANCE);
+static const TableSpec balance_update = TABLE("balance_record", balance_cols, 2, WHERE_BALANCE);
+static const TableSpec deposit_insert = TABLE("deposit_record", deposit_cols, 0, WHERE_NONE);
+static const TableSpec account_insert = TABLE("account", account_cols, 0, WHERE_NONE);
+
+/* Forget every remembered row. */
+static void
+RowPlacesReset(void)
+{
+	HASHCTL		ctl;
+
+	if (row_places != NULL)
+		hash_destroy(row_places);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RowKey);
+	ctl.entrysize = sizeof(RowPlace);
+	ctl.hcxt = TopMemoryContext;
+	row_places = hash_create("exchange row places", 1024, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(row_places_file, 0, sizeof(row_places_file));
+}
+
+/* The key of collected row i of r (its first one or two columns). */
+static inline RowKey
+RowKeyOf(const Rows *r, int i)
+{
+	RowKey		key;
+	const Datum *v = &r->values[i * r->spec->ncols];
+
+	memset(&key, 0, sizeof(key));
+	key.where = r->spec->where;
+	key.id = DatumGetInt64(v[0]);
+	if (r->spec->where == WHERE_BALANCE)
+		key.sub = DatumGetInt32(v[1]);
+	return key;
+}
+
+/*
+ * After row i of r was written at tid (or deleted): remember where it is
+ * now, or forget it when the engine will not touch it again.
+ */
+static void
+RowPlaceSet(const Rows *r, int i, ItemPointer tid, bool gone)
+{
+	RowKey		key;
+
+	if (r->spec->where == WHERE_NONE || !exchange_row_places)
+		return;
+	key = RowKeyOf(r, i);
+	if (gone || r->last[i])
+		hash_search(row_places, &key, HASH_REMOVE, NULL);
+	else
+	{
+		/*
+		 * Bounded by what rests and what is cached; more means rows the
+		 * engine lost track of (say after an error): start over.
+		 */
+		if (hash_get_num_entries(row_places) >
+			2 * (long) exchange_max_orders + exchange_max_balances + 1024)
+			RowPlacesReset();
+		((RowPlace *) hash_search(row_places, &key, HASH_ENTER, NULL))->tid = *tid;
+	}
+}
+
+/*
+ * The table's rows may have moved wholesale (a new relfilenode: VACUUM
+ * FULL, CLUSTER, TRUNCATE): then no remembered TID of it is any good.
+ */
+static void
+RowPlacesCheckFile(Relation rel, int where)
+{
+	Oid			file = rel->rd_node.relNode;
+
+	if (where == WHERE_NONE || row_places_file[where] == file)
+		return;
+	if (OidIsValid(row_places_file[where]))
+	{
+		HASH_SEQ_STATUS seq;
+		RowPlace   *p;
+
+		hash_seq_init(&seq, row_places);
+		while ((p = hash_seq_search(&seq)) != NULL)
+			if (p->key.where == where)
+				hash_search(row_places, &p->key, HASH_REMOVE, NULL);
+	}
+	row_places_file[where] = file;
+}
 
 /* Enum label OIDs by type, kept until the next rebuild (PersistReset). */
 typedef struct EnumCache
@@ -180,6 +304,7 @@ static CheckCache check_cache[8];
 void
 PersistReset(void)
 {
+	RowPlacesReset();
 	enum_cache_n = 0;
 	for (int i = 0; i < lengthof(check_cache); i++)
 	{
@@ -283,6 +408,7 @@ RowsInit(Rows *r, const TableSpec *spec)
 	r->cap = 0;
 	r->values = NULL;
 	r->nulls = NULL;
+	r->last = NULL;
 }
 
 /* Append a row of all-NULL values; returns its index. */
@@ -299,15 +425,18 @@ RowsAdd(Rows *r, MemoryContext cxt)
 		{
 			r->values = MemoryContextAlloc(cxt, sizeof(Datum) * ncols * cap);
 			r->nulls = MemoryContextAlloc(cxt, sizeof(bool) * ncols * cap);
+			r->last = MemoryContextAlloc(cxt, sizeof(bool) * cap);
 		}
 		else
 		{
 			r->values = repalloc(r->values, sizeof(Datum) * ncols * cap);
 			r->nulls = repalloc(r->nulls, sizeof(bool) * ncols * cap);
+			r->last = repalloc(r->last, sizeof(bool) * cap);
 		}
 		r->cap = cap;
 	}
 	memset(&r->nulls[r->n * ncols], true, sizeof(bool) * ncols);
+	r->last[r->n] = false;
 	return r->n++;
 }
 
@@ -343,6 +472,7 @@ TableOpen(TableWrite *t, const TableSpec *spec, Oid nsp, bool indexes)
 	t->rel = table_open(relid, RowExclusiveLock);
 	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
 		elog(ERROR, "exchange.%s is not a table", spec->table);
+	RowPlacesCheckFile(t->rel, spec->where);
 	if (t->rel->trigdesc != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -471,10 +601,46 @@ RowsInsert(EState *estate, Oid nsp, const Rows *r)
 		if (t.rri->ri_NumIndices > 0)
 			list_free(ExecInsertIndexTuples(t.rri, slots[i], estate, false,
 											false, NULL, NIL));
+		RowPlaceSet(r, i, &slots[i]->tts_tid, false);
 		ExecDropSingleTupleTableSlot(slots[i]);
 	}
 	pfree(slots);
 	TableClose(&t);
+}
+
+/*
+ * Fetch row i of r into slot from its remembered place: true when the row
+ * there is visible to the batch's snapshot and has the row's key (then it
+ * is the row: the key is the primary key).
+ */
+static bool
+RowAtPlace(TableWrite *t, const Rows *r, int i, BlockNumber nblocks,
+		   Snapshot snapshot, TupleTableSlot *slot)
+{
+	RowKey		key;
+	RowPlace   *place;
+
+	if (r->spec->where == WHERE_NONE || nblocks == 0 || !exchange_row_places)
+		return false;
+	key = RowKeyOf(r, i);
+	place = hash_search(row_places, &key, HASH_FIND, NULL);
+	if (place == NULL ||
+		ItemPointerGetBlockNumber(&place->tid) >= nblocks ||
+		!table_tuple_fetch_row_version(t->rel, &place->tid, snapshot, slot))
+		return false;
+	for (int k = 0; k < r->spec->nkeys; k++)
+	{
+		bool		isnull;
+		Datum		v = slot_getattr(slot, t->attnums[k], &isnull);
+		Datum		want = r->values[i * r->spec->ncols + k];
+
+		if (isnull ||
+			(r->spec->cols[k].type == INT8OID ?
+			 DatumGetInt64(v) != DatumGetInt64(want) :
+			 DatumGetInt32(v) != DatumGetInt32(want)))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -490,7 +656,7 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 	TableWrite	t;
 	Relation	index;
 	Oid			index_oid;
-	IndexScanDesc scan;
+	IndexScanDesc scan = NULL;
 	TupleTableSlot *old;
 	TupleTableSlot *new = NULL;
 	ScanKeyData keys[INDEX_MAX_KEYS];
@@ -498,6 +664,8 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 	Snapshot	snapshot = GetActiveSnapshot();
 	int			natts;
 	bool		check;
+	BlockNumber nblocks;
+	int64		by_key = 0;
 
 	if (r->n == 0)
 		return;
@@ -520,21 +688,30 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 	old = table_slot_create(t.rel, NULL);
 	if (!is_delete)
 		new = table_slot_create(t.rel, NULL);
-	scan = index_beginscan(t.rel, index, snapshot, spec->nkeys, 0);
+	/* a remembered TID past the end is stale (the table was truncated) */
+	nblocks = hash_get_num_entries(row_places) > 0 ?
+		RelationGetNumberOfBlocks(t.rel) : 0;
 	for (int i = 0; i < r->n; i++)
 	{
-		for (int k = 0; k < spec->nkeys; k++)
-			ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, eq[k],
-						r->values[i * spec->ncols + k]);
-		index_rescan(scan, keys, spec->nkeys, NULL, 0);
-		if (!index_getnext_slot(scan, ForwardScanDirection, old))
-			/* the core and the tables disagree */
-			elog(ERROR, "exchange batch found no row in exchange.%s for key %lld",
-				 spec->table,
-				 (long long) DatumGetInt64(r->values[i * spec->ncols]));
+		if (!RowAtPlace(&t, r, i, nblocks, snapshot, old))
+		{
+			if (scan == NULL)
+				scan = index_beginscan(t.rel, index, snapshot, spec->nkeys, 0);
+			for (int k = 0; k < spec->nkeys; k++)
+				ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, eq[k],
+							r->values[i * spec->ncols + k]);
+			index_rescan(scan, keys, spec->nkeys, NULL, 0);
+			if (!index_getnext_slot(scan, ForwardScanDirection, old))
+				/* the core and the tables disagree */
+				elog(ERROR, "exchange batch found no row in exchange.%s for key %lld",
+					 spec->table,
+					 (long long) DatumGetInt64(r->values[i * spec->ncols]));
+			by_key++;
+		}
 		if (is_delete)
 		{
 			simple_table_tuple_delete(t.rel, &old->tts_tid, snapshot);
+			RowPlaceSet(r, i, NULL, true);
 			continue;
 		}
 		slot_getallattrs(old);
@@ -555,8 +732,13 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 				list_free(ExecInsertIndexTuples(t.rri, new, estate, true,
 												false, NULL, NIL));
 		}
+		/* the new version's TID (HOT or not) */
+		RowPlaceSet(r, i, &new->tts_tid, false);
 	}
-	index_endscan(scan);
+	pg_atomic_fetch_add_u64(&Exchange->stats.rows_by_place, r->n - by_key);
+	pg_atomic_fetch_add_u64(&Exchange->stats.rows_by_key, by_key);
+	if (scan != NULL)
+		index_endscan(scan);
 	ExecDropSingleTupleTableSlot(old);
 	if (new != NULL)
 		ExecDropSingleTupleTableSlot(new);
@@ -569,6 +751,11 @@ BatchWrites *
 PersistBegin(MemoryContext cxt)
 {
 	BatchWrites *w = MemoryContextAllocZero(cxt, sizeof(BatchWrites));
+
+	/* off: nothing is remembered, and nothing from before is used later */
+	if (row_places == NULL ||
+		(!exchange_row_places && hash_get_num_entries(row_places) > 0))
+		RowPlacesReset();
 
 	w->cxt = cxt;
 	RowsInit(&w->orders, &order_insert);
@@ -625,10 +812,12 @@ PersistOrder(BatchWrites *w, const CoreOrder *o, const char *client_order_id,
 		RowSet(c, r, 2, Int64GetDatum(o->filled));
 		RowSet(c, r, 3, Int64GetDatum(o->filled_quote));
 		RowSet(c, r, 4, Int32GetDatum(o->status));
+		c->last[r] = !resting;
 		return;
 	}
 	c = &w->orders;
 	r = RowsAdd(c, w->cxt);
+	c->last[r] = !resting;
 	RowSet(c, r, 0, Int64GetDatum(o->id));
 	RowSet(c, r, 1, Int64GetDatum(o->account));
 	RowSet(c, r, 2, Int32GetDatum(m->id));

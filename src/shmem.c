@@ -113,6 +113,8 @@ ShmemStartup(void)
 		pg_atomic_init_u64(&Exchange->stats.rebuilds, 0);
 		pg_atomic_init_u64(&Exchange->stats.ack_rounds, 0);
 		pg_atomic_init_u64(&Exchange->stats.acks_direct, 0);
+		pg_atomic_init_u64(&Exchange->stats.rows_by_place, 0);
+		pg_atomic_init_u64(&Exchange->stats.rows_by_key, 0);
 		for (int i = 0; i < lengthof(Exchange->stats.batch_hist); i++)
 			pg_atomic_init_u64(&Exchange->stats.batch_hist[i], 0);
 

@@ -41,8 +41,8 @@ Datum
 engine_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[14];
-	bool		nulls[14];
+	Datum		values[16];
+	bool		nulls[16];
 	Datum		hist[8];
 	EngineState state;
 	int			procno;
@@ -99,6 +99,8 @@ engine_status(PG_FUNCTION_ARGS)
 		nulls[11] = true;
 	values[12] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.ack_rounds));
 	values[13] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.acks_direct));
+	values[14] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.rows_by_place));
+	values[15] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.rows_by_key));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -172,11 +172,12 @@ machine_cpu_ticks() {
 steal_ticks() {
 	awk '$1 == "cpu" { print $9; exit }' /proc/stat
 }
-# exchange.acknowledger on or off (a reload)
-set_acknowledger() {
-	q -c "ALTER SYSTEM SET exchange.acknowledger = $1" -c "SELECT pg_reload_conf()" >/dev/null
+# a boolean setting on or off (a reload): set_setting NAME on|off
+set_setting() {
+	q -c "ALTER SYSTEM SET $1 = $2" -c "SELECT pg_reload_conf()" >/dev/null
 	sleep 0.5
 }
+set_acknowledger() { set_setting exchange.acknowledger "$1"; }
 hist() { q -c "SELECT array_to_string(batch_size_histogram, ' ') FROM exchange.engine_status()"; }
 HIST_LABELS=(1 2-3 4-7 8-15 16-31 32-63 64-127 ">=128")
 
@@ -283,14 +284,15 @@ bench_batch() {	# LABEL CLIENTS: place_orders, BATCH_N orders per call
 	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
 	echo "   place_orders ($BATCH_N per call, $BATCH_SCRIPT, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s"
 }
-declare -A SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
+declare -A SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
-	local c=$1 lsn0 req0 cpu0 st0 label=${2:-orders-sb}
+	local c=$1 lsn0 req0 cpu0 ecpu0 st0 label=${2:-orders-sb}
 	shift 2 || shift 1
 	trim_books
 	lsn0=$(wal_lsn)
 	req0=$(engine_requests)
 	cpu0=$(machine_cpu_ticks)
+	ecpu0=$(engine_cpu_ticks)
 	st0=$(steal_ticks)
 	mkdir -p "$WORK/log-$label-$c"
 	run_pgbench "$label" "$c" -f "$HERE/${ORDER_SCRIPT:-place_order.sql}" \
@@ -299,6 +301,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	SB_ORDERS[$label-$c]=$(tps_of "$WORK/$label-$c.out")
 	SB_STEAL[$label-$c]=$(( ($(steal_ticks) - st0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
 	SB_CPU[$label-$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $cpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
+	SB_ENGINE[$label-$c]=$(echo "scale=1; ($(engine_cpu_ticks) - $ecpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
 	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
 	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
 	# where a tail comes from: the run's slowest seconds (offset, worst
@@ -308,7 +311,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		END { for (s in m) printf "%d %d %d\n", s - t0, m[s] / 1000, n[s] }' |
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
-	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}), steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 }
 
 if [ "$AB_ROUNDS" -eq 0 ]; then
@@ -351,10 +354,12 @@ CONF
 	[ "$(q -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_standby'")" = sync ] ||
 		{ echo "standby is not synchronous" >&2; exit 1; }
 }
-# BENCH_AB_ROUNDS=N: only compare exchange.acknowledger on and off, in
-# alternating short runs (BENCH_SECONDS each) on one server, N rounds,
-# without and then with the standby: on a shared machine whose speed
-# drifts, alternation is what makes the two comparable.
+# BENCH_AB_ROUNDS=N: only compare a boolean setting on and off
+# (BENCH_AB_SETTING, exchange.acknowledger unless told; say
+# exchange.row_places), in alternating short runs (BENCH_SECONDS each) on
+# one server, N rounds, without and then with the standby: on a shared
+# machine whose speed drifts, alternation is what makes the two comparable.
+AB_SETTING=${BENCH_AB_SETTING:-exchange.acknowledger}
 if [ "$AB_ROUNDS" -gt 0 ]; then
 	for phase in nostandby standby; do
 		[ "$phase" = standby ] && start_standby
@@ -362,17 +367,17 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 			sum_on=0 sum_off=0
 			for r in $(seq 1 "$AB_ROUNDS"); do
 				for mode in on off; do
-					set_acknowledger "$mode"
+					set_setting "$AB_SETTING" "$mode"
 					bench_orders_sb "$c" "ab-$phase-$mode-$r" >/dev/null
 					v=$(printf %.0f "${SB_ORDERS[ab-$phase-$mode-$r-$c]}")
 					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
-					echo "   ab $phase clients=$c round=$r acknowledger=$mode: $v orders/s, p50 ${SB_P50[ab-$phase-$mode-$r-$c]} ms, p99 ${SB_P99[ab-$phase-$mode-$r-$c]} ms, machine CPU ${SB_CPU[ab-$phase-$mode-$r-$c]} us/order, steal ${SB_STEAL[ab-$phase-$mode-$r-$c]}%"
+					echo "   ab $phase clients=$c round=$r $AB_SETTING=$mode: $v orders/s, p50 ${SB_P50[ab-$phase-$mode-$r-$c]} ms, p99 ${SB_P99[ab-$phase-$mode-$r-$c]} ms, machine CPU ${SB_CPU[ab-$phase-$mode-$r-$c]} us/order (engine ${SB_ENGINE[ab-$phase-$mode-$r-$c]}), steal ${SB_STEAL[ab-$phase-$mode-$r-$c]}%"
 				done
 			done
-			echo "ab: $phase clients=$c acknowledger on $((sum_on / AB_ROUNDS)) orders/s, off $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
+			echo "ab: $phase clients=$c $AB_SETTING on $((sum_on / AB_ROUNDS)) orders/s, off $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
 		done
 	done
-	set_acknowledger on
+	set_setting "$AB_SETTING" on
 	[ "$(q -c "SELECT count(*) FROM exchange.check_invariants()")" = 0 ] ||
 		{ echo "invariants violated" >&2; exit 1; }
 	exit 0
