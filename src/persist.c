@@ -160,20 +160,52 @@ enum
 	WHERE_KINDS
 };
 
+/*
+ * One entry per order or balance: an order's order_record and open_order
+ * rows share it (sub = -1), a balance has its asset_id as sub.  An open
+ * addressing table (simplehash): one cache miss a lookup, where dynahash's
+ * chains cost a tenth of the engine's time.
+ */
 typedef struct RowKey
 {
-	int64		id;
-	int32		sub;			/* asset_id of a balance, else 0 */
-	int32		where;			/* WHERE_* */
+	int64		id;				/* order_id, or account_id of a balance */
+	int32		sub;			/* asset_id of a balance, else -1 */
 } RowKey;
 
 typedef struct RowPlace
 {
 	RowKey		key;
-	ItemPointerData tid;
+	ItemPointerData tid[2];		/* order_record/balance_record, open_order */
+	char		status;			/* simplehash's */
 } RowPlace;
 
-static HTAB *row_places = NULL;
+/* MurmurHash3's 64-bit finalizer over both fields */
+static inline uint32
+RowKeyHash(RowKey k)
+{
+	uint64		h = (uint64) k.id ^ ((uint64) (uint32) k.sub << 40);
+
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+#define SH_PREFIX		places
+#define SH_ELEMENT_TYPE RowPlace
+#define SH_KEY_TYPE		RowKey
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k)	RowKeyHash(k)
+#define SH_EQUAL(tb, a, b) ((a).id == (b).id && (a).sub == (b).sub)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+static places_hash *row_places = NULL;
+static MemoryContext row_places_cxt = NULL;
 static Oid	row_places_file[WHERE_KINDS];	/* relfilenode they are in */
 
 #define TABLE(t, cols, nkeys, where) {t, lengthof(cols), cols, nkeys, where}
@@ -192,16 +224,13 @@ static const TableSpec account_insert = TABLE("account", account_cols, 0, WHERE_
 static void
 RowPlacesReset(void)
 {
-	HASHCTL		ctl;
-
-	if (row_places != NULL)
-		hash_destroy(row_places);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(RowKey);
-	ctl.entrysize = sizeof(RowPlace);
-	ctl.hcxt = TopMemoryContext;
-	row_places = hash_create("exchange row places", 1024, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (row_places_cxt == NULL)
+		row_places_cxt = AllocSetContextCreate(TopMemoryContext,
+											   "exchange row places",
+											   ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(row_places_cxt);
+	row_places = places_create(row_places_cxt, 1024, NULL);
 	memset(row_places_file, 0, sizeof(row_places_file));
 }
 
@@ -212,11 +241,8 @@ RowKeyOf(const Rows *r, int i)
 	RowKey		key;
 	const Datum *v = &r->values[i * r->spec->ncols];
 
-	memset(&key, 0, sizeof(key));
-	key.where = r->spec->where;
 	key.id = DatumGetInt64(v[0]);
-	if (r->spec->where == WHERE_BALANCE)
-		key.sub = DatumGetInt32(v[1]);
+	key.sub = r->spec->where == WHERE_BALANCE ? DatumGetInt32(v[1]) : -1;
 	return key;
 }
 
@@ -228,28 +254,45 @@ static void
 RowPlaceSet(const Rows *r, int i, ItemPointer tid, bool gone)
 {
 	RowKey		key;
+	RowPlace   *p;
+	int			which;
+	bool		found;
 
 	if (r->spec->where == WHERE_NONE || !exchange_row_places)
 		return;
 	key = RowKeyOf(r, i);
+	which = r->spec->where == WHERE_BOOK ? 1 : 0;
 	if (gone || r->last[i])
-		hash_search(row_places, &key, HASH_REMOVE, NULL);
-	else
 	{
-		/*
-		 * Bounded by what rests and what is cached; more means rows the
-		 * engine lost track of (say after an error): start over.
-		 */
-		if (hash_get_num_entries(row_places) >
-			2 * (long) exchange_max_orders + exchange_max_balances + 1024)
-			RowPlacesReset();
-		((RowPlace *) hash_search(row_places, &key, HASH_ENTER, NULL))->tid = *tid;
+		p = places_lookup(row_places, key);
+		if (p == NULL)
+			return;
+		ItemPointerSetInvalid(&p->tid[which]);
+		if (!ItemPointerIsValid(&p->tid[1 - which]))
+			places_delete_item(row_places, p);
+		return;
 	}
+
+	/*
+	 * Bounded by what rests and what is cached; more means rows the engine
+	 * lost track of (say after an error): start over.
+	 */
+	if (row_places->members >
+		(uint64) exchange_max_orders + exchange_max_balances + 1024)
+		RowPlacesReset();
+	p = places_insert(row_places, key, &found);
+	if (!found)
+	{
+		ItemPointerSetInvalid(&p->tid[0]);
+		ItemPointerSetInvalid(&p->tid[1]);
+	}
+	p->tid[which] = *tid;
 }
 
 /*
  * The table's rows may have moved wholesale (a new relfilenode: VACUUM
- * FULL, CLUSTER, TRUNCATE): then no remembered TID of it is any good.
+ * FULL, CLUSTER, TRUNCATE): then no remembered TID is trusted (rare: all
+ * are forgotten).
  */
 static void
 RowPlacesCheckFile(Relation rel, int where)
@@ -259,15 +302,7 @@ RowPlacesCheckFile(Relation rel, int where)
 	if (where == WHERE_NONE || row_places_file[where] == file)
 		return;
 	if (OidIsValid(row_places_file[where]))
-	{
-		HASH_SEQ_STATUS seq;
-		RowPlace   *p;
-
-		hash_seq_init(&seq, row_places);
-		while ((p = hash_seq_search(&seq)) != NULL)
-			if (p->key.where == where)
-				hash_search(row_places, &p->key, HASH_REMOVE, NULL);
-	}
+		RowPlacesReset();
 	row_places_file[where] = file;
 }
 
@@ -619,14 +654,18 @@ RowAtPlace(TableWrite *t, const Rows *r, int i, BlockNumber nblocks,
 {
 	RowKey		key;
 	RowPlace   *place;
+	ItemPointer tid;
 
 	if (r->spec->where == WHERE_NONE || nblocks == 0 || !exchange_row_places)
 		return false;
 	key = RowKeyOf(r, i);
-	place = hash_search(row_places, &key, HASH_FIND, NULL);
-	if (place == NULL ||
-		ItemPointerGetBlockNumber(&place->tid) >= nblocks ||
-		!table_tuple_fetch_row_version(t->rel, &place->tid, snapshot, slot))
+	place = places_lookup(row_places, key);
+	if (place == NULL)
+		return false;
+	tid = &place->tid[r->spec->where == WHERE_BOOK ? 1 : 0];
+	if (!ItemPointerIsValid(tid) ||
+		ItemPointerGetBlockNumber(tid) >= nblocks ||
+		!table_tuple_fetch_row_version(t->rel, tid, snapshot, slot))
 		return false;
 	for (int k = 0; k < r->spec->nkeys; k++)
 	{
@@ -689,7 +728,7 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 	if (!is_delete)
 		new = table_slot_create(t.rel, NULL);
 	/* a remembered TID past the end is stale (the table was truncated) */
-	nblocks = hash_get_num_entries(row_places) > 0 ?
+	nblocks = row_places->members > 0 ?
 		RelationGetNumberOfBlocks(t.rel) : 0;
 	for (int i = 0; i < r->n; i++)
 	{
@@ -754,7 +793,7 @@ PersistBegin(MemoryContext cxt)
 
 	/* off: nothing is remembered, and nothing from before is used later */
 	if (row_places == NULL ||
-		(!exchange_row_places && hash_get_num_entries(row_places) > 0))
+		(!exchange_row_places && row_places->members > 0))
 		RowPlacesReset();
 
 	w->cxt = cxt;

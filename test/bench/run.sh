@@ -203,6 +203,48 @@ engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
 declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU
 wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
 wal_bytes() { q -c "SELECT pg_wal_lsn_diff('$2', '$1')"; }
+# The place_order load as an application sends it: every value a bound
+# parameter (pgbench computes price and quantity; its doubles print as
+# the exact decimals), one script per market and side, equally weighted:
+# about 80% of the orders rest, the rest cross.  order_load plain|cid
+# writes them and sets ORDER_ARGS (pgbench's -f arguments); cid adds a
+# client_order_id to every order (a random 48-bit number: unique per
+# account with overwhelming probability), as trading clients send them.
+# BENCH_ORDER_SCRIPT=place_order.sql runs the former single scripts
+# instead (place_order.sql / place_order_cid.sql), which build the values
+# in SQL on the server for every call.
+MARKETS=("BTC-USDT 6000000 0.01 0.0001" "ETH-USDT 300000 0.01 0.001"
+	"SOL-USDT 150000 0.001 0.01" "XRP-USDT 6000 0.0001 1")
+order_load() {
+	local kind=$1 sym mid tick lot side f
+	ORDER_ARGS=()
+	if [ -n "${BENCH_ORDER_SCRIPT:-}" ]; then
+		f=$BENCH_ORDER_SCRIPT
+		[ "$kind" = cid ] && f=${f%.sql}_cid.sql
+		ORDER_ARGS=(-f "$HERE/$f")
+		return
+	fi
+	mkdir -p "$WORK/scripts"
+	for m in "${MARKETS[@]}"; do
+		read -r sym mid tick lot <<<"$m"
+		for side in buy sell; do
+			f=$WORK/scripts/$kind-$sym-$side.sql
+			{
+				echo '\set acct random(:acct_min, :acct_max)'
+				echo "\\set price ($mid + random(-50, 50)) * $tick"
+				echo "\\set qty random(1, 10) * $lot"
+				if [ "$kind" = cid ]; then
+					echo '\set cid random(1, 281474976710655)'
+					echo "SELECT * FROM exchange.place_order(:acct, '$sym', '$side', :qty, :price, client_order_id => :cid);"
+				else
+					echo "SELECT * FROM exchange.place_order(:acct, '$sym', '$side', :qty, :price);"
+				fi
+			} >"$f"
+			ORDER_ARGS+=(-f "$f@1")
+		done
+	done
+}
+
 AB_ROUNDS=${BENCH_AB_ROUNDS:-0}
 MAIN_CLIENTS=$CLIENTS
 [ "$AB_ROUNDS" -gt 0 ] && MAIN_CLIENTS=""
@@ -215,7 +257,8 @@ for c in $MAIN_CLIENTS; do
 	lsn0=$(wal_lsn)
 	mcpu0=$(machine_cpu_ticks)
 	mkdir -p "$WORK/log-orders-$c"
-	run_pgbench orders "$c" -f "$HERE/place_order.sql" \
+	order_load plain
+	run_pgbench orders "$c" "${ORDER_ARGS[@]}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
 		-l --log-prefix="$WORK/log-orders-$c/tx" postgres
 	h1=$(hist)
@@ -295,7 +338,8 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	ecpu0=$(engine_cpu_ticks)
 	st0=$(steal_ticks)
 	mkdir -p "$WORK/log-$label-$c"
-	run_pgbench "$label" "$c" -f "$HERE/${ORDER_SCRIPT:-place_order.sql}" \
+	order_load "${ORDER_LOAD:-plain}"
+	run_pgbench "$label" "$c" "${ORDER_ARGS[@]}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
 		-l --log-prefix="$WORK/log-$label-$c/tx" "$@" postgres
 	SB_ORDERS[$label-$c]=$(tps_of "$WORK/$label-$c.out")
@@ -323,7 +367,7 @@ for c in $CLIENTS; do bench_batch nostandby "$c"; done
 echo "== place_order offered at ${BENCH_RATE:-10000}/s, no standby"
 NO_CHECKPOINT=1 bench_orders_sb "${BENCH_RATE_CLIENTS:-32}" "nosb-rate${BENCH_RATE:-10000}" -R "${BENCH_RATE:-10000}"
 echo "== place_order with a client_order_id, no standby"
-for c in $CLIENTS; do ORDER_SCRIPT=place_order_cid.sql bench_orders_sb "$c" orders-cid; done
+for c in $CLIENTS; do ORDER_LOAD=cid bench_orders_sb "$c" orders-cid; done
 echo "== place_order with exchange.acknowledger = off, no standby"
 set_acknowledger off
 for c in $CLIENTS; do bench_orders_sb "$c" orders-noack; done
