@@ -20,4 +20,5 @@ _PG_init(void)
 	ShmemInit();
 	EngineRegister();
 	AcknowledgerRegister();
+	WalAheadRegister();
 }

@@ -41,6 +41,7 @@ extern int	exchange_request_timeout;
 extern int	exchange_expiry_interval;
 extern bool exchange_acknowledger;
 extern bool exchange_row_places;
+extern int	exchange_wal_segments_ahead;
 
 extern void GucInit(void);
 
@@ -135,6 +136,7 @@ typedef struct EngineStats
 	pg_atomic_uint64 acks_direct;	/* batches woken without it */
 	pg_atomic_uint64 rows_by_place; /* updates/deletes at a remembered TID */
 	pg_atomic_uint64 rows_by_key;	/* ... found through the primary key */
+	pg_atomic_uint64 wal_segments_prepared;	/* by the WAL preparer */
 } EngineStats;
 
 /* A caller to wake once the commit ending at lsn is durable at level. */
@@ -216,6 +218,10 @@ extern const char *DurabilityName(int level);
 /* acknowledger.c */
 extern void AcknowledgerRegister(void);
 PGDLLEXPORT void AcknowledgerMain(Datum arg);
+
+/* walahead.c */
+extern void WalAheadRegister(void);
+PGDLLEXPORT void WalAheadMain(Datum arg);
 extern void AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn,
 								   int level);
 extern bool AcknowledgeMe(XLogRecPtr lsn, int level);

@@ -15,6 +15,7 @@ int			exchange_request_timeout = 10000;
 int			exchange_expiry_interval = 1000;
 bool		exchange_acknowledger = true;
 bool		exchange_row_places = true;
+int			exchange_wal_segments_ahead = 2;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
 void
@@ -76,5 +77,10 @@ GucInit(void)
 							 "Off: it finds every row through its primary key, as SQL would (for comparison, or to rule the shortcut out).",
 							 &exchange_row_places, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.wal_segments_ahead",
+							"WAL segment files kept ready after the one being written.",
+							"The WAL preparer creates them before a writer needs one; 0: writers create each as they reach it, holding WALWriteLock meanwhile.",
+							&exchange_wal_segments_ahead, 2, 0, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("exchange");
 }

@@ -115,6 +115,7 @@ ShmemStartup(void)
 		pg_atomic_init_u64(&Exchange->stats.acks_direct, 0);
 		pg_atomic_init_u64(&Exchange->stats.rows_by_place, 0);
 		pg_atomic_init_u64(&Exchange->stats.rows_by_key, 0);
+		pg_atomic_init_u64(&Exchange->stats.wal_segments_prepared, 0);
 		for (int i = 0; i < lengthof(Exchange->stats.batch_hist); i++)
 			pg_atomic_init_u64(&Exchange->stats.batch_hist[i], 0);
 

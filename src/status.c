@@ -41,8 +41,8 @@ Datum
 engine_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[16];
-	bool		nulls[16];
+	Datum		values[17];
+	bool		nulls[17];
 	Datum		hist[8];
 	EngineState state;
 	int			procno;
@@ -101,6 +101,7 @@ engine_status(PG_FUNCTION_ARGS)
 	values[13] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.acks_direct));
 	values[14] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.rows_by_place));
 	values[15] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.rows_by_key));
+	values[16] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.wal_segments_prepared));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
