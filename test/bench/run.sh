@@ -71,6 +71,8 @@ COMMON_CONF=(
 	"max_wal_size = 8GB"
 	"checkpoint_timeout = 30min"
 	"log_checkpoints = on"
+	# so that a paced run can say which autovacuums ran during it
+	"log_autovacuum_min_duration = 0"
 	"wal_compression = lz4"
 )
 
@@ -339,6 +341,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	st0=$(steal_ticks)
 	mkdir -p "$WORK/log-$label-$c"
 	order_load "${ORDER_LOAD:-plain}"
+	t0=$(date +%s)
 	run_pgbench "$label" "$c" "${ORDER_ARGS[@]}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
 		-l --log-prefix="$WORK/log-$label-$c/tx" "$@" postgres
@@ -356,6 +359,32 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
 	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}), steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
+	av=$(autovacuums_between "$t0" "$(date +%s)")
+	[ -z "$av" ] || echo "     autovacuum during it (end +s: table, elapsed, WAL): $av"
+}
+
+# Autovacuums of the exchange's tables on the primary that ended between
+# two epoch seconds, from the server log: "+S table (E s, W kB WAL)".
+autovacuums_between() {
+	awk '
+		function emit() { if (tbl != "") print ts "|" tbl "|" el "|" wal; tbl = "" }
+		/^[0-9-]+ [0-9:.]+ UTC .*automatic vacuum of table "[^"]*\.exchange\./ {
+			emit(); ts = $1 " " substr($2, 1, 8)
+			tbl = $0; sub(/.*automatic vacuum of table "[^.]*\./, "", tbl); sub(/".*/, "", tbl)
+			el = "?"; wal = "?"; next }
+		/^\t/ && tbl != "" {
+			if ($0 ~ /elapsed:/) { el = $0; sub(/.*elapsed: /, "", el); sub(/ s.*/, "", el) }
+			if ($0 ~ /WAL usage:/) { wal = $0; sub(/ bytes.*/, "", wal); sub(/.* /, "", wal) }
+			next }
+		{ emit() }
+		END { emit() }' "$DIR/server.log" |
+	while IFS='|' read -r ts tbl el wal; do
+		t=$(date -u -d "$ts" +%s)
+		if [ "$t" -ge "$1" ] && [ "$t" -le "$2" ]; then
+			[ "$wal" = "?" ] || wal=$((wal / 1024))
+			printf '+%ds %s (%s s, %s kB WAL); ' "$((t - $1))" "$tbl" "$el" "$wal"
+		fi
+	done
 }
 
 if [ "$AB_ROUNDS" -eq 0 ]; then
