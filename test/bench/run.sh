@@ -359,32 +359,48 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
 	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}), steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
-	av=$(autovacuums_between "$t0" "$(date +%s)")
-	[ -z "$av" ] || echo "     autovacuum during it (end +s: table, elapsed, WAL): $av"
+	ev=$(events_between "$t0" "$(date +%s)")
+	[ -z "$ev" ] || echo "     during it: $ev"
 }
 
-# Autovacuums of the exchange's tables on the primary that ended between
-# two epoch seconds, from the server log: "+S table (E s, W kB WAL)".
-autovacuums_between() {
-	awk '
-		function emit() { if (tbl != "") print ts "|" tbl "|" el "|" wal; tbl = "" }
+# What else happened between two epoch seconds, from the server logs:
+# autovacuums of the exchange's tables that ended (primary), checkpoints
+# (primary) and restartpoints (standby) that started or completed, as
+# "+S what (details); ".
+events_between() {
+	{
+		log_events primary "$DIR/server.log"
+		[ -f "$SB/server.log" ] && log_events standby "$SB/server.log"
+	} | sort -t'|' -k1,1 |
+	while IFS='|' read -r ts what; do
+		t=$(date -u -d "$ts" +%s)
+		if [ "$t" -ge "$1" ] && [ "$t" -le "$2" ]; then
+			printf '+%ds %s; ' "$((t - $1))" "$what"
+		fi
+	done
+}
+log_events() {	# WHO LOGFILE: "timestamp|what" lines
+	awk -v who="$1" '
+		function emit() { if (tbl != "") print ts "|" who " autovacuum " tbl " (" el " s, " int(wal / 1024) " kB WAL)"; tbl = "" }
 		/^[0-9-]+ [0-9:.]+ UTC .*automatic vacuum of table "[^"]*\.exchange\./ {
 			emit(); ts = $1 " " substr($2, 1, 8)
 			tbl = $0; sub(/.*automatic vacuum of table "[^.]*\./, "", tbl); sub(/".*/, "", tbl)
-			el = "?"; wal = "?"; next }
+			el = "?"; wal = 0; next }
 		/^\t/ && tbl != "" {
 			if ($0 ~ /elapsed:/) { el = $0; sub(/.*elapsed: /, "", el); sub(/ s.*/, "", el) }
 			if ($0 ~ /WAL usage:/) { wal = $0; sub(/ bytes.*/, "", wal); sub(/.* /, "", wal) }
 			next }
 		{ emit() }
-		END { emit() }' "$DIR/server.log" |
-	while IFS='|' read -r ts tbl el wal; do
-		t=$(date -u -d "$ts" +%s)
-		if [ "$t" -ge "$1" ] && [ "$t" -le "$2" ]; then
-			[ "$wal" = "?" ] || wal=$((wal / 1024))
-			printf '+%ds %s (%s s, %s kB WAL); ' "$((t - $1))" "$tbl" "$el" "$wal"
-		fi
-	done
+		/^[0-9-]+ [0-9:.]+ UTC .*(checkpoint|restartpoint) starting:/ {
+			what = $0; sub(/.*LOG: +/, "", what)
+			print $1 " " substr($2, 1, 8) "|" who " " what }
+		/^[0-9-]+ [0-9:.]+ UTC .*(checkpoint|restartpoint) complete:/ {
+			kind = ($0 ~ /restartpoint/) ? "restartpoint" : "checkpoint"
+			w = $0; sub(/.*wrote /, "", w); sub(/ buffers.*/, "", w)
+			sy = $0; sub(/.*sync=/, "", sy); sub(/ s,.*/, "", sy)
+			to = $0; sub(/.*total=/, "", to); sub(/ s;.*/, "", to)
+			print $1 " " substr($2, 1, 8) "|" who " " kind " complete (" w " buffers, sync " sy " s, total " to " s)" }
+		END { emit() }' "$2"
 }
 
 if [ "$AB_ROUNDS" -eq 0 ]; then
