@@ -17,9 +17,10 @@
  * makes sure the exchange.wal_segments_ahead segments after the current
  * one exist: the same zero-filled, synced file a writer would have made,
  * installed the same way (see WalAheadMake), written out gently.  So the
- * writers find the file ready and only open it.  It runs on a primary
- * only (standbys' WAL receivers make their own files), and needs no
- * database.
+ * writers find the file ready and only open it.  On a hot standby it
+ * does the same ahead of what the WAL receiver has flushed (the receiver
+ * otherwise makes each file itself, and a synchronous standby's stall is
+ * the primary's callers' wait).  It needs no database.
  */
 #include "exchange.h"
 
@@ -32,6 +33,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/walreceiver.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -51,7 +53,8 @@ WalAheadRegister(void)
 	/* connected to no database: listed in pg_stat_activity, signalable */
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
 		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* a hot standby's WAL receiver makes segment files too */
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	/* a failure here (a full disk) is the writers' to report; retry slowly */
 	worker.bgw_restart_time = 10;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "exchange");
@@ -59,6 +62,29 @@ WalAheadRegister(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "exchange WAL preparer");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "exchange WAL preparer");
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Where the WAL is being written now, and on which timeline: the insert
+ * position on a primary; on a standby, what its WAL receiver has flushed
+ * (it makes the files there).  Invalid when nothing should be prepared:
+ * a standby not streaming, or while PostgreSQL has installing new segment
+ * files switched off (restoring from an archive).
+ */
+static XLogRecPtr
+WalPosition(TimeLineID *tli)
+{
+	XLogRecPtr	pos;
+
+	if (!RecoveryInProgress())
+	{
+		*tli = GetWALInsertionTimeLine();
+		return GetXLogInsertRecPtr();
+	}
+	pos = GetWalRcvFlushRecPtr(NULL, tli);
+	if (*tli == 0 || !IsInstallXLogFileSegmentActive())
+		return InvalidXLogRecPtr;
+	return pos;
 }
 
 #define WAL_AHEAD_CHUNK (256 * 1024)
@@ -112,6 +138,8 @@ WalAheadMake(XLogSegNo segno, TimeLineID tli)
 	for (off_t off = 0; off < wal_segment_size; off += WAL_AHEAD_CHUNK)
 	{
 		XLogSegNo	current;
+		TimeLineID	now_tli;
+		XLogRecPtr	pos;
 
 		errno = 0;
 		if (pg_pwrite(fd, zeros, WAL_AHEAD_CHUNK, off) != WAL_AHEAD_CHUNK)
@@ -128,8 +156,9 @@ WalAheadMake(XLogSegNo segno, TimeLineID tli)
 		pg_flush_data(fd, off, WAL_AHEAD_CHUNK);
 
 		/* unhurried while the WAL is still a segment or more short of it */
-		XLByteToSeg(GetXLogInsertRecPtr(), current, wal_segment_size);
-		if (current + 1 < segno)
+		pos = WalPosition(&now_tli);
+		XLByteToSeg(pos, current, wal_segment_size);
+		if (pos != InvalidXLogRecPtr && now_tli == tli && current + 1 < segno)
 		{
 			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 WAL_AHEAD_PACE_MS, PG_WAIT_EXTENSION);
@@ -152,7 +181,14 @@ WalAheadMake(XLogSegNo segno, TimeLineID tli)
 				(errcode_for_file_access(),
 				 errmsg("could not close file \"%s\": %m", tmppath)));
 
-	/* installing is off only during recovery, which we never run in */
+	/*
+	 * As InstallXLogFileSegment, but the flag is read just before taking
+	 * the lock, not under it (it cannot be read there from outside): were
+	 * it switched off in between (a standby's startup process turning to
+	 * its archive), the file installed is still only a zero-filled future
+	 * segment, which recovery reads as the end of WAL, as it reads the
+	 * zeroed tail of any segment a WAL receiver is writing.
+	 */
 	if (IsInstallXLogFileSegmentActive())
 	{
 		LWLockAcquire(ControlFileLock, LW_EXCLUSIVE);
@@ -164,6 +200,33 @@ WalAheadMake(XLogSegNo segno, TimeLineID tli)
 		(void) unlink(tmppath);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return installed;
+}
+
+/*
+ * Make the segments after the current one that are missing; *done and
+ * *done_tli remember how far that went, so each is looked at once.
+ */
+static void
+WalAheadRound(XLogSegNo *done, TimeLineID *done_tli)
+{
+	TimeLineID	tli;
+	XLogRecPtr	pos = WalPosition(&tli);
+	XLogSegNo	current;
+
+	if (pos == InvalidXLogRecPtr)
+		return;
+	XLByteToSeg(pos, current, wal_segment_size);
+	if (tli != *done_tli)
+		*done = 0;
+	for (XLogSegNo s = Max(current + 1, *done + 1);
+		 s <= current + exchange_wal_segments_ahead; s++)
+	{
+		if (WalAheadMake(s, tli))
+			pg_atomic_fetch_add_u64(&Exchange->stats.wal_segments_prepared, 1);
+		*done = s;
+		*done_tli = tli;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* The WAL preparer's entry point. */
@@ -190,25 +253,8 @@ WalAheadMain(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (exchange_wal_segments_ahead > 0 && !RecoveryInProgress())
-		{
-			TimeLineID	tli = GetWALInsertionTimeLine();
-			XLogSegNo	current;
-
-			XLByteToSeg(GetXLogInsertRecPtr(), current, wal_segment_size);
-			if (tli != done_tli)
-				done = 0;
-			for (XLogSegNo s = Max(current + 1, done + 1);
-				 s <= current + exchange_wal_segments_ahead; s++)
-			{
-				if (WalAheadMake(s, tli))
-					pg_atomic_fetch_add_u64(&Exchange->stats.wal_segments_prepared, 1);
-				done = s;
-				done_tli = tli;
-				CHECK_FOR_INTERRUPTS();
-			}
-		}
-
+		if (exchange_wal_segments_ahead > 0)
+			WalAheadRound(&done, &done_tli);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 WAL_AHEAD_TICK_MS, PG_WAIT_EXTENSION);
 	}

@@ -484,7 +484,7 @@ RATES=${BENCH_RATES:-${BENCH_RATE:-10000} 5000}
 RATE_CLIENTS=${BENCH_RATE_CLIENTS:-32}
 for r in $RATES; do NO_CHECKPOINT=1 bench_orders_sb "$RATE_CLIENTS" "rate$r" -R "$r"; done
 SB_LAG=$(q -c "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0) FROM pg_stat_replication WHERE application_name = 'bench_standby'")
-echo "   standby replay lag after the runs: $SB_LAG bytes"
+echo "   standby replay lag after the runs: $SB_LAG bytes; WAL segment files made ahead: $(q -c "SELECT wal_segments_prepared FROM exchange.engine_status()") on the primary, $(psql_at "$SB" "$SB_PORT" -qAt -c "SELECT wal_segments_prepared FROM exchange.engine_status()") on the standby"
 
 STATUS=$(q -F ' | ' -c "SELECT state, pid, open_orders, batches, requests, failed_batches,
 	round(requests::numeric / nullif(batches, 0), 2) FROM exchange.engine_status()")
