@@ -370,7 +370,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 events_between() {
 	{
 		log_events primary "$DIR/server.log"
-		[ -f "$SB/server.log" ] && log_events standby "$SB/server.log"
+		[ -n "${SB:-}" ] && [ -f "$SB/server.log" ] && log_events standby "$SB/server.log"
 	} | sort -t'|' -k1,1 |
 	while IFS='|' read -r ts what; do
 		t=$(date -u -d "$ts" +%s)
