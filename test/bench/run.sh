@@ -370,7 +370,9 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 events_between() {
 	{
 		log_events primary "$DIR/server.log"
-		[ -n "${SB:-}" ] && [ -f "$SB/server.log" ] && log_events standby "$SB/server.log"
+		if [ -n "${SB:-}" ] && [ -f "$SB/server.log" ]; then
+			log_events standby "$SB/server.log"
+		fi
 	} | sort -t'|' -k1,1 |
 	while IFS='|' read -r ts what; do
 		t=$(date -u -d "$ts" +%s)
