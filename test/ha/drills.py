@@ -481,9 +481,36 @@ class Drills:
         fig['new'] = new_leader or self.cluster.leader() or '?'
         lost, dups = verify(self.cluster, self.results, self.deposited, c)
         fig['lost'], fig['dups'] = lost, dups
+        if new_leader:
+            self.check_replicas_wal_ready(new_leader, c)
         c.check('PostgreSQL logs free of PANIC/TRAP/failed batches',
                 self.logs.new_problems())
         return self.report(name, c, fig)
+
+    # The two WAL segment files after the one each replica's WAL receiver
+    # writes, on its timeline (the WAL preparer makes them ahead).
+    READY_AHEAD_SQL = '''
+        SELECT count(*) FROM pg_ls_waldir() w, (
+            SELECT upper(lpad(to_hex(received_tli), 8, '0')) AS tli,
+                   ((flushed_lsn - '0/0') / 16777216)::bigint AS segno
+              FROM pg_stat_wal_receiver) r
+         WHERE w.name ~ '^[0-9A-F]{24}$'
+           AND substr(w.name, 1, 8) = r.tli
+           AND w.name > r.tli || upper(lpad(to_hex(r.segno / 256), 8, '0'))
+                              || upper(lpad(to_hex(r.segno % 256), 8, '0'))'''
+
+    def check_replicas_wal_ready(self, leader, c):
+        problems = []
+        for node in NODES:
+            if node == leader:
+                continue
+            ok = self.wait_for('%s WAL ready ahead' % node, lambda: (
+                (self.cluster.query(node, self.READY_AHEAD_SQL) or [[0]])[0][0]
+                >= 2), 20)
+            if not ok:
+                problems.append('%s: fewer than 2 WAL segment files ready '
+                                'after the one its receiver writes' % node)
+        c.check('replicas have their next WAL segments ready', problems)
 
     def report(self, name, c, fig):
         ok = c.failed == 0
