@@ -48,6 +48,21 @@ SELECT status FROM exchange.place_order(:maker, 'BTC-USDT', 'sell', 0.001, 20000
 SELECT status FROM exchange.place_order(:taker, 'BTC-USDT', 'buy', 0.001, 20000);
 SELECT rows_by_place > :place3 AS updated_in_place FROM exchange.engine_status();
 
+-- A row fetched at its place is not pruned on the way, as an index fetch
+-- would have done: the engine makes room itself when the page is short of
+-- it, so updates stay HOT and the table does not grow.  400 deposits to
+-- one balance, each its own transaction: 400 versions of the row, more
+-- than a page holds.
+SELECT pg_relation_size('exchange.balance_record') AS bal_size,
+       pg_relation_size('exchange.balance_record_pkey') AS bal_pkey_size \gset
+\o /dev/null
+SELECT format('SELECT exchange.deposit(%s, ''USDT'', 0.000001, ''places-hot-%s'')', :taker, i)
+  FROM generate_series(1, 400) i \gexec
+\o
+SELECT pg_relation_size('exchange.balance_record') = :bal_size AS same_heap,
+       pg_relation_size('exchange.balance_record_pkey') = :bal_pkey_size AS same_index;
+SELECT available FROM exchange.balances WHERE account_id = :taker AND asset = 'USDT';
+
 -- exchange.row_places = off: every row through its key, nothing remembered
 ALTER SYSTEM SET exchange.row_places = off;
 SELECT pg_reload_conf();

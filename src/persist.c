@@ -1,6 +1,7 @@
 #include "exchange.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -695,6 +696,36 @@ RowAtPlace(TableWrite *t, const Rows *r, int i, BlockNumber nblocks,
 }
 
 /*
+ * Make room for an update's new version on the old one's page, as an index
+ * scan would have: a row fetched by its place (its TID) is read without the
+ * pruning an index fetch does on the way, and with no pruning the pages of
+ * order_record filled with dead versions until a fifth of its updates and
+ * a twentieth of balance_record's were not HOT (each one then an index
+ * entry per index, and a heap page lock record, in WAL).  Only when the
+ * page looks short of room: the row is copied out of the page first, so
+ * that we hold no pin on it while heap_page_prune_opt takes its cleanup
+ * lock and moves tuples about.
+ */
+static void
+PruneBeforeUpdate(Relation rel, TupleTableSlot *old)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) old;
+	Buffer		buffer;
+
+	if (!TTS_IS_BUFFERTUPLE(old) || !BufferIsValid(bslot->buffer))
+		return;
+	buffer = bslot->buffer;
+	/* room for one more version of this row (heap_update's test) */
+	if (PageGetHeapFreeSpace(BufferGetPage(buffer)) >=
+		MAXALIGN(bslot->base.tuple->t_len))
+		return;
+	ExecMaterializeSlot(old);	/* drops the pin */
+	buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(&old->tts_tid));
+	heap_page_prune_opt(rel, buffer);
+	ReleaseBuffer(buffer);
+}
+
+/*
  * Update (or delete) the rows found by their primary key, the spec's
  * first columns; the other columns get the collected values.  An update
  * that changes no indexed column is HOT when the page has room, as with
@@ -759,6 +790,8 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 					 (long long) DatumGetInt64(r->values[i * spec->ncols]));
 			by_key++;
 		}
+		else if (!is_delete)
+			PruneBeforeUpdate(t.rel, old);
 		if (is_delete)
 		{
 			simple_table_tuple_delete(t.rel, &old->tts_tid, snapshot);
