@@ -33,17 +33,24 @@ CREATE TYPE exchange.order_status AS ENUM ('open', 'partially_filled', 'filled',
 -- validates every reference in memory before it writes, a foreign-key
 -- check per row would cost a quarter of its time, and
 -- exchange.check_invariants() verifies the result.
+--
+-- Identifiers (asset codes, market symbols, client ids and references) are
+-- compared byte for byte: COLLATE "C" keeps their unique indexes
+-- independent of the operating system's locale data, whose updates can
+-- change the order of strings under an existing index (and so let a
+-- duplicate client_order_id in).  Equality is the same as under any
+-- deterministic collation; only sorting differs (by byte).
 
 CREATE TABLE exchange.asset (
     asset_id    int PRIMARY KEY,
-    code        text NOT NULL UNIQUE,
+    code        text COLLATE "C" NOT NULL UNIQUE,
     scale       int NOT NULL CHECK (scale BETWEEN 0 AND 18),
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE exchange.market (
     market_id       int PRIMARY KEY,
-    symbol          text NOT NULL UNIQUE,
+    symbol          text COLLATE "C" NOT NULL UNIQUE,
     base_asset_id   int NOT NULL REFERENCES exchange.asset,
     quote_asset_id  int NOT NULL REFERENCES exchange.asset,
     tick_size       numeric NOT NULL CHECK (tick_size > 0),
@@ -57,7 +64,7 @@ CREATE TABLE exchange.market (
 
 CREATE TABLE exchange.account (
     account_id      bigint PRIMARY KEY,
-    external_ref    text UNIQUE,
+    external_ref    text COLLATE "C" UNIQUE,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE exchange.account IS 'account 0 is the fee account';
@@ -77,7 +84,7 @@ CREATE TABLE exchange.deposit_record (
     account_id  bigint NOT NULL,
     asset_id    int NOT NULL,
     amount      bigint NOT NULL CHECK (amount > 0),
-    reference   text NOT NULL UNIQUE,
+    reference   text COLLATE "C" NOT NULL UNIQUE,
     created_at  timestamptz NOT NULL
 );
 
@@ -96,7 +103,7 @@ CREATE TABLE exchange.order_record (
     filled_quote    bigint NOT NULL CHECK (filled_quote >= 0),
     quote_limit     bigint,
     status          exchange.order_status NOT NULL,
-    client_order_id text,
+    client_order_id text COLLATE "C",
     expire_at       timestamptz,
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,

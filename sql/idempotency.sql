@@ -64,3 +64,13 @@ SELECT status, remaining_quantity FROM exchange.place_order(:a1, 'BTC-USDT', 'bu
        client_order_id => 'c-sync');
 SELECT exchange.cancel_all(:a1);
 SELECT * FROM exchange.check_invariants();
+
+-- Identifiers compare byte for byte (COLLATE "C"): their unique indexes do
+-- not depend on the operating system's locale data.
+SELECT c.relname, a.attname, l.collname
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_collation l ON l.oid = a.attcollation
+ WHERE c.relnamespace = 'exchange'::regnamespace AND c.relkind = 'r'
+   AND a.attname IN ('code', 'symbol', 'external_ref', 'reference', 'client_order_id')
+ ORDER BY 1, 2;

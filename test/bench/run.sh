@@ -232,6 +232,10 @@ order_load() {
 		return
 	fi
 	mkdir -p "$WORK/scripts"
+	if [ "$kind" = book ]; then
+		order_load_book
+		return
+	fi
 	for m in "${MARKETS[@]}"; do
 		read -r sym mid tick lot <<<"$m"
 		for side in buy sell; do
@@ -248,6 +252,30 @@ order_load() {
 				fi
 			} >"$f"
 			ORDER_ARGS+=(-f "$f@1")
+		done
+	done
+}
+
+# The mix of the core benchmark (and of an exchange's order flow) instead:
+# 95% of the orders rest near the touch (buys 1..50 ticks below the mid,
+# sells above it; they never cross), 5% are marketable (3 ticks through the
+# mid).  Far fewer trades per order than the plain load, where about half
+# the orders cross a book straddling the mid.
+order_load_book() {
+	local sym mid tick lot f
+	for m in "${MARKETS[@]}"; do
+		read -r sym mid tick lot <<<"$m"
+		for spec in "buy-rest buy - random(1, 50) 19" "sell-rest sell + random(1, 50) 19" \
+			"buy-take buy + 3 1" "sell-take sell - 3 1"; do
+			read -r name side sign off weight <<<"${spec/random(1, 50)/random(1,50)}"
+			f=$WORK/scripts/book-$sym-$name.sql
+			{
+				echo '\set acct random(:acct_min, :acct_max)'
+				echo "\\set price ($mid $sign $off) * $tick"
+				echo "\\set qty random(1, 10) * $lot"
+				echo "SELECT * FROM exchange.place_order(:acct, '$sym', '$side', :qty, :price);"
+			} >"$f"
+			ORDER_ARGS+=(-f "$f@$weight")
 		done
 	done
 }
@@ -481,6 +509,9 @@ fi
 
 start_standby
 for c in $CLIENTS; do bench_orders_sb "$c"; done
+# the core benchmark's mix (few trades per order) on emptied books
+BOOK_CLIENTS=${BENCH_BOOK_CLIENTS:-32}
+TRIM_ABOVE=0 ORDER_LOAD=book bench_orders_sb "$BOOK_CLIENTS" orders-sb-book
 set_acknowledger off
 for c in $CLIENTS; do bench_orders_sb "$c" orders-sb-noack; done
 set_acknowledger on
@@ -567,6 +598,8 @@ for c in $CLIENTS; do
 	k=orders-cid-$c
 	echo "with a client_order_id on every order, clients=$c, no standby: $(printf %.0f "${SB_ORDERS[$k]}") orders/s, p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, machine ${SB_CPU[$k]} us CPU/order (without: ${MCPU[$c]} us)"
 done
+k=orders-sb-book-$BOOK_CLIENTS
+echo "book mix (95% rest near the touch, 5% marketable), standby, clients=$BOOK_CLIENTS: $(printf %.0f "${SB_ORDERS[$k]}") orders/s, ratio to SELECT 1 $(echo "scale=3; ${SB_ORDERS[$k]} / ${SELECT1[$BOOK_CLIENTS]:-0}" | bc 2>/dev/null), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, ${SB_WAL[$k]} WAL bytes/order, machine ${SB_CPU[$k]} us CPU/order (engine ${SB_ENGINE[$k]})"
 echo "exchange.acknowledger = off (callers wait for durability themselves), same run:"
 for c in $CLIENTS; do
 	for k in orders-noack orders-sb-noack; do
