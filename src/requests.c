@@ -620,7 +620,7 @@ typedef struct Chunk
 	int			through;		/* requests of the call sent with it */
 	bool		pending;		/* sent (or all refused), rows not emitted */
 	int			req_of[CHUNK_ROWS]; /* request index, or -1: refused */
-	Response	refused[CHUNK_ROWS];
+	Response   *refused;		/* CHUNK_ROWS, made at the first refusal */
 	Request		reqs[CHUNK_REQS];
 	Response	resps[CHUNK_REQS];
 } Chunk;
@@ -706,10 +706,26 @@ place_orders(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("orders must be a JSON array of order objects")));
 	InitMaterializedSRF(fcinfo, 0);
-	p = palloc0(sizeof(Pipeline));
+	/*
+	 * Not zeroed: the two chunks are 120 kB (360 kB when each had room for
+	 * a refusal per row), and zeroing them per call was 3% of the
+	 * machine's time in a place_orders run.  Every field is set before it
+	 * is read.
+	 */
+	p = palloc(sizeof(Pipeline));
+	for (int i = 0; i < 2; i++)
+	{
+		p->chunks[i].n = p->chunks[i].nreqs = 0;
+		p->chunks[i].first_slot = i * CHUNK_REQS;
+		p->chunks[i].through = 0;
+		p->chunks[i].pending = false;
+		p->chunks[i].refused = NULL;
+	}
+	p->cur = 0;
+	p->begun = false;
 	p->rsinfo = rsinfo;
+	p->emitted = 0;
 	p->status_type = TupleDescAttr(rsinfo->setDesc, 2)->atttypid;
-	p->chunks[1].first_slot = CHUNK_REQS;
 
 	it = JsonbIteratorInit(&orders->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
@@ -723,6 +739,8 @@ place_orders(PG_FUNCTION_ARGS)
 			c->req_of[c->n++] = c->nreqs++;
 		else
 		{
+			if (c->refused == NULL)
+				c->refused = palloc(sizeof(Response) * CHUNK_ROWS);
 			memset(&c->refused[c->n], 0, sizeof(Response));
 			c->refused[c->n].sqlstate = e.sqlstate;
 			strlcpy(c->refused[c->n].message, e.message, CORE_MESSAGE_LEN);
