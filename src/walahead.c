@@ -202,12 +202,29 @@ WalAheadMake(XLogSegNo segno, TimeLineID tli)
 	return installed;
 }
 
+/* Does segment segno of timeline tli exist (as a file of any size)? */
+static bool
+WalSegmentExists(XLogSegNo segno, TimeLineID tli)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+
+	XLogFilePath(path, tli, segno, wal_segment_size);
+	return stat(path, &st) == 0;
+}
+
 /*
- * Make the segments after the current one that are missing; *done and
- * *done_tli remember how far that went, so each is looked at once.
+ * Make the segments after the current one that are missing.  Each round
+ * looks again (a stat per segment): a segment once seen or made is not
+ * trusted to stay, and one that could not be installed (a standby's
+ * startup process switched installing off meanwhile, as it does each time
+ * a streaming attempt fails) is tried again on a later round rather than
+ * counted as done.  That had left a replica that followed a new primary
+ * after a failover without its next segments until its receiver made
+ * them itself.
  */
 static void
-WalAheadRound(XLogSegNo *done, TimeLineID *done_tli)
+WalAheadRound(void)
 {
 	TimeLineID	tli;
 	XLogRecPtr	pos = WalPosition(&tli);
@@ -216,15 +233,13 @@ WalAheadRound(XLogSegNo *done, TimeLineID *done_tli)
 	if (pos == InvalidXLogRecPtr)
 		return;
 	XLByteToSeg(pos, current, wal_segment_size);
-	if (tli != *done_tli)
-		*done = 0;
-	for (XLogSegNo s = Max(current + 1, *done + 1);
-		 s <= current + exchange_wal_segments_ahead; s++)
+	for (XLogSegNo s = current + 1; s <= current + exchange_wal_segments_ahead; s++)
 	{
-		if (WalAheadMake(s, tli))
-			pg_atomic_fetch_add_u64(&Exchange->stats.wal_segments_prepared, 1);
-		*done = s;
-		*done_tli = tli;
+		if (WalSegmentExists(s, tli))
+			continue;
+		if (!WalAheadMake(s, tli))
+			break;				/* someone else's now, or not installable */
+		pg_atomic_fetch_add_u64(&Exchange->stats.wal_segments_prepared, 1);
 		CHECK_FOR_INTERRUPTS();
 	}
 }
@@ -233,9 +248,6 @@ WalAheadRound(XLogSegNo *done, TimeLineID *done_tli)
 void
 WalAheadMain(Datum arg)
 {
-	XLogSegNo	done = 0;		/* segments through this one exist */
-	TimeLineID	done_tli = 0;
-
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -254,7 +266,7 @@ WalAheadMain(Datum arg)
 		}
 
 		if (exchange_wal_segments_ahead > 0)
-			WalAheadRound(&done, &done_tli);
+			WalAheadRound();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 WAL_AHEAD_TICK_MS, PG_WAIT_EXTENSION);
 	}
