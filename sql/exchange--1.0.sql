@@ -141,14 +141,7 @@ CREATE TABLE exchange.trade_record (
     executed_at       timestamptz NOT NULL
 );
 CREATE INDEX trade_record_maker ON exchange.trade_record (maker_order_id);
--- A taker's trades are made in one batch, when it is placed, and trades
--- are only ever appended: they lie together at the end of the table, in
--- taker order.  A block-range index finds them (reading one or two ranges
--- of 128 pages, and the newest range until autovacuum summarizes it) at
--- almost no cost per insert, where a B-tree entry per trade cost the
--- engine an index insert, and the WAL and the standby a record each.
-CREATE INDEX trade_record_taker ON exchange.trade_record
-    USING brin (taker_order_id) WITH (autosummarize = on);
+CREATE INDEX trade_record_taker ON exchange.trade_record (taker_order_id);
 
 -- Integer units as a decimal in the asset's own units.
 CREATE FUNCTION exchange.amount(units bigint, scale int) RETURNS numeric

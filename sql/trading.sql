@@ -116,17 +116,3 @@ SELECT * FROM exchange.order_book('ETH-USDT');
 
 SELECT * FROM exchange.check_invariants();
 SELECT asset, sum(available + locked) AS total FROM exchange.balances GROUP BY asset ORDER BY asset;
-
--- a taker's trades through trade_record_taker (a block-range index): the
--- same rows as a scan of the table
-SELECT taker_order_id AS last_taker FROM exchange.trade_record
- ORDER BY trade_id DESC LIMIT 1 \gset
-SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT trade_id FROM exchange.trade_record WHERE taker_order_id = :last_taker;
-SELECT array_agg(trade_id ORDER BY trade_id) AS by_index
-  FROM exchange.trade_record WHERE taker_order_id = :last_taker \gset
-RESET enable_seqscan;
-SET enable_bitmapscan = off;
-SELECT array_agg(trade_id ORDER BY trade_id) = :'by_index' AS same_rows, count(*) > 0 AS some
-  FROM exchange.trade_record WHERE taker_order_id = :last_taker;
-RESET enable_bitmapscan;
