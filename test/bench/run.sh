@@ -340,9 +340,9 @@ SELECT x.d, jsonb_agg(jsonb_build_object(
         'account_id', x.a,
         'market', ('{BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT}'::text[])[x.m],
         'side', CASE WHEN random() < 0.5 THEN 'buy' ELSE 'sell' END,
-        'quantity', (1 + floor(random() * 10)) * ('{0.0001,0.001,0.01,1}'::numeric[])[x.m],
+        'quantity', (1 + floor(random() * 10)::int) * ('{0.0001,0.001,0.01,1}'::numeric[])[x.m],
         'price', ((('{6000000,300000,150000,6000}'::bigint[])[x.m]
-                  + floor(random() * 101) - 50)
+                  + floor(random() * 101)::int - 50)
                  * ('{0.01,0.01,0.001,0.0001}'::numeric[])[x.m]),
         'stp', 'cancel_maker') ORDER BY g)
   FROM (SELECT d, $ACCT_MIN + floor(random() * $NACC)::int AS a,
@@ -351,16 +351,63 @@ SELECT x.d, jsonb_agg(jsonb_build_object(
        generate_series(1, $BATCH_N) g
  GROUP BY x.d;
 ANALYZE bench_doc;
+CREATE TABLE bench_quote (id int PRIMARY KEY, doc jsonb NOT NULL);
+ALTER TABLE bench_quote ALTER doc SET STORAGE EXTERNAL;
+INSERT INTO bench_quote
+SELECT x.d, jsonb_agg(jsonb_build_object(
+        'account_id', x.a,
+        'market', ('{BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT}'::text[])[x.m],
+        'side', CASE WHEN g % 2 = 1 THEN 'buy' ELSE 'sell' END,
+        'quantity', (1 + floor(random() * 10)::int) * ('{0.0001,0.001,0.01,1}'::numeric[])[x.m],
+        'price', ((('{6000000,300000,150000,6000}'::bigint[])[x.m] + x.o
+                   + CASE WHEN g % 2 = 1 THEN -1 ELSE 1 END * ((g + 1) / 2))
+                  * ('{0.01,0.01,0.001,0.0001}'::numeric[])[x.m]),
+        'stp', 'cancel_maker') ORDER BY g)
+  FROM (SELECT d, $ACCT_MIN + (d - 1) % $NACC AS a,
+               1 + ((d - 1) / $NACC) % 4 AS m,
+               floor(random() * 7)::int - 3 AS o
+          FROM generate_series(1, $NDOCS) d) x,
+       generate_series(1, $BATCH_N) g
+ GROUP BY x.d;
+ANALYZE bench_quote;
 SQL
 declare -A BATCH
-bench_batch() {	# LABEL CLIENTS: place_orders, BATCH_N orders per call
-	local c=$2
+# What became of the orders of a place_orders run (those with ids above
+# the mark taken before it): a figure of orders/s means little without
+# how many rested, traded, were cancelled by self-trade prevention (the
+# documents straddle the mid, so an account's later orders often cross
+# its own earlier ones) or were refused before reaching the engine.
+OUTCOME_MARK=0
+outcome_mark() {
+	OUTCOME_MARK=$(q -c "SELECT coalesce(max(order_id), 0) FROM exchange.order_record")
+	TRADE_MARK=$(q -c "SELECT coalesce(max(trade_id), 0) FROM exchange.trade_record")
+}
+batch_outcome() {	# PGBENCH_OUTPUT
+	local sent
+	sent=$(( $(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$1") * BATCH_N ))
+	q -F ' ' -c "SELECT count(*) FILTER (WHERE status IN ('open', 'partially_filled')),
+	                    count(*) FILTER (WHERE status = 'filled'),
+	                    count(*) FILTER (WHERE status = 'cancelled'),
+	                    count(*),
+	                    (SELECT count(*) FROM exchange.trade_record WHERE trade_id > $TRADE_MARK)
+	               FROM exchange.order_record WHERE order_id > $OUTCOME_MARK" |
+	while read -r rest filled cancelled placed trades; do
+		awk -v s="$sent" -v r="$rest" -v f="$filled" -v c="$cancelled" -v p="$placed" -v t="$trades" 'BEGIN {
+			if (s == 0) exit
+			printf "   outcome of its %d orders: %.1f%% resting at the end, %.1f%% filled, %.1f%% cancelled (self-trade prevention or cancel_all), %.1f%% refused; %.2f trades per order\n",
+				s, 100 * r / s, 100 * f / s, 100 * c / s, 100 * (s - p) / s, t / s }'
+	done
+}
+bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
+	local c=$2 script=${3:-$BATCH_SCRIPT}
 	trim_books
-	run_pgbench "batch-$1" "$c" -f "$HERE/$BATCH_SCRIPT" \
+	outcome_mark
+	run_pgbench "batch-$1" "$c" -f "$HERE/$script" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
-		-D ndocs="$NDOCS" postgres
+		-D ndocs="$NDOCS" -D nacc="$NACC" postgres
 	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
-	echo "   place_orders ($BATCH_N per call, $BATCH_SCRIPT, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s"
+	echo "   place_orders ($BATCH_N per call, $script, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s"
+	batch_outcome "$WORK/batch-$1-$c.out"
 }
 declare -A SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
@@ -516,6 +563,9 @@ set_acknowledger off
 for c in $CLIENTS; do bench_orders_sb "$c" orders-sb-noack; done
 set_acknowledger on
 for c in $CLIENTS; do bench_batch standby "$c"; done
+# market makers requoting: cancel_all, then a ladder that does not cross itself
+QUOTE_CLIENTS=${BENCH_QUOTE_CLIENTS:-32}
+for c in $QUOTE_CLIENTS; do bench_batch quote-standby "$c" place_orders_quote.sql; done
 # offered rates: the target (10,000/s) and one below this machine's
 # capacity (5,000/s), where the latency is the service time, not a backlog
 RATES=${BENCH_RATES:-${BENCH_RATE:-10000} 5000}
