@@ -111,26 +111,61 @@ Submit(Request *req, Response *resp)
 				 resp->detail[0] ? errdetail("%s", resp->detail) : 0));
 }
 
+/*
+ * Integer units as a numeric in the asset's units, without trailing
+ * fractional zeros (as FixedFormat writes them), built directly: parsing
+ * the text with numeric_in was a per-row cost of place_orders.
+ */
 static Datum
 UnitsToNumeric(int64 units, int scale)
 {
-	char		buf[48];
+	while (scale > 0 && units % 10 == 0)
+	{
+		units /= 10;
+		scale--;
+	}
+	return NumericGetDatum(int64_div_fast_to_numeric(units, scale));
+}
 
-	FixedFormat(units, scale, buf, sizeof(buf));
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-							   ObjectIdGetDatum(InvalidOid),
-							   Int32GetDatum(-1));
+/*
+ * The order_status labels a call has returned, each looked up once
+ * (enum_in is a catalog cache search): place_orders returns many rows.
+ */
+typedef struct StatusCache
+{
+	Oid			type;			/* exchange.order_status */
+	bool		known[lengthof(StatusNames) - 1];
+	Datum		value[lengthof(StatusNames) - 1];
+} StatusCache;
+
+static void
+StatusCacheInit(StatusCache *cache, Oid type)
+{
+	cache->type = type;
+	memset(cache->known, 0, sizeof(cache->known));
+}
+
+static Datum
+StatusDatum(StatusCache *cache, int status)
+{
+	Assert(status >= 0 && status < lengthof(cache->known));
+	if (!cache->known[status])
+	{
+		cache->value[status] = DirectFunctionCall2(enum_in,
+												   CStringGetDatum(StatusNames[status]),
+												   ObjectIdGetDatum(cache->type));
+		cache->known[status] = true;
+	}
+	return cache->value[status];
 }
 
 /* The order result columns (order_id, status, executed, remaining, avg). */
 static void
-OrderResultValues(const Response *resp, Oid status_type, Datum *values,
+OrderResultValues(const Response *resp, StatusCache *statuses, Datum *values,
 				  bool *nulls)
 {
 	values[0] = Int64GetDatum(resp->id);
-	values[1] = DirectFunctionCall2(enum_in,
-									CStringGetDatum(StatusNames[resp->status]),
-									ObjectIdGetDatum(status_type));
+	values[1] = StatusDatum(statuses, resp->status);
 	values[2] = UnitsToNumeric(resp->executed_units, resp->base_scale);
 	values[3] = UnitsToNumeric(resp->remaining_units, resp->base_scale);
 	for (int i = 0; i < 4; i++)
@@ -150,12 +185,13 @@ ReturnOrderRow(FunctionCallInfo fcinfo, const Response *resp)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		values[5];
 	bool		nulls[5];
+	StatusCache statuses;
 
 	/* the executor's own copy of the result columns, when it has one */
 	InitMaterializedSRF(fcinfo, rsinfo->expectedDesc != NULL ?
 						MAT_SRF_USE_EXPECTED_DESC : 0);
-	OrderResultValues(resp, TupleDescAttr(rsinfo->setDesc, 1)->atttypid,
-					  values, nulls);
+	StatusCacheInit(&statuses, TupleDescAttr(rsinfo->setDesc, 1)->atttypid);
+	OrderResultValues(resp, &statuses, values, nulls);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
@@ -588,7 +624,7 @@ SpecToRequest(const JsonbValue *elem, Request *req, SpecError *e)
 /* Append one place_orders result row: ordinal, result or refusal. */
 static void
 PutOrdersRow(ReturnSetInfo *rsinfo, int ordinal, const Response *resp,
-			 Oid status_type)
+			 StatusCache *statuses)
 {
 	Datum		values[8];
 	bool		nulls[8] = {false, true, true, true, true, true, true, true};
@@ -601,7 +637,7 @@ PutOrdersRow(ReturnSetInfo *rsinfo, int ordinal, const Response *resp,
 		nulls[6] = nulls[7] = false;
 	}
 	else
-		OrderResultValues(resp, status_type, &values[1], &nulls[1]);
+		OrderResultValues(resp, statuses, &values[1], &nulls[1]);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -637,7 +673,7 @@ typedef struct Pipeline
 	bool		begun;			/* a call to the engine is open */
 	ReturnSetInfo *rsinfo;
 	int			emitted;
-	Oid			status_type;
+	StatusCache statuses;
 } Pipeline;
 
 /* Wait for a pending chunk's answers and emit its rows. */
@@ -649,7 +685,7 @@ ChunkFinish(Pipeline *p, Chunk *c, bool final)
 	for (int i = 0; i < c->n; i++)
 		PutOrdersRow(p->rsinfo, ++p->emitted,
 					 c->req_of[i] >= 0 ? &c->resps[c->req_of[i]] : &c->refused[i],
-					 p->status_type);
+					 &p->statuses);
 	c->n = c->nreqs = 0;
 	c->pending = false;
 }
@@ -725,7 +761,7 @@ place_orders(PG_FUNCTION_ARGS)
 	p->begun = false;
 	p->rsinfo = rsinfo;
 	p->emitted = 0;
-	p->status_type = TupleDescAttr(rsinfo->setDesc, 2)->atttypid;
+	StatusCacheInit(&p->statuses, TupleDescAttr(rsinfo->setDesc, 2)->atttypid);
 
 	it = JsonbIteratorInit(&orders->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
