@@ -650,6 +650,9 @@ for c in $CLIENTS; do
 done
 k=orders-sb-book-$BOOK_CLIENTS
 echo "book mix (95% rest near the touch, 5% marketable), standby, clients=$BOOK_CLIENTS: $(printf %.0f "${SB_ORDERS[$k]}") orders/s, ratio to SELECT 1 $(echo "scale=3; ${SB_ORDERS[$k]} / ${SELECT1[$BOOK_CLIENTS]:-0}" | bc 2>/dev/null), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, ${SB_WAL[$k]} WAL bytes/order, machine ${SB_CPU[$k]} us CPU/order (engine ${SB_ENGINE[$k]})"
+for c in $QUOTE_CLIENTS; do
+	echo "requoting market makers (cancel_all, then a 100-order ladder per call), standby, clients=$c: $(printf %.0f "${BATCH[quote-standby-$c]}") orders/s placed (and about as many cancelled)"
+done
 echo "exchange.acknowledger = off (callers wait for durability themselves), same run:"
 for c in $CLIENTS; do
 	for k in orders-noack orders-sb-noack; do
