@@ -72,5 +72,12 @@ SELECT * FROM exchange.place_orders('[{"account_id": 1, "market": "BTC-USDT", "s
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 
+-- a key longer than any known one is unknown, quoted cut to 31 bytes and "..."
+SELECT ordinal, order_id, error_code, error_message
+  FROM exchange.place_orders(jsonb_build_array(jsonb_build_object(
+       'account_id', :mm, 'market', 'BTC-USDT', 'side', 'buy',
+       'quantity', 1, 'price', 1,
+       'a_key_much_longer_than_thirty_one_bytes', 1)));
+
 SELECT exchange.cancel_all(:mm);
 SELECT * FROM exchange.check_invariants();

@@ -542,12 +542,16 @@ SpecToRequest(const JsonbValue *elem, Request *req, SpecError *e)
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
 	{
 		char		key[32];
+		int			keylen;
 		bool		ok = true;
 
 		if (tok != WJB_KEY)
 			continue;
 		tok = JsonbIteratorNext(&it, &v, true);
-		snprintf(key, sizeof(key), "%.*s", k.val.string.len, k.val.string.val);
+		/* a longer key is no key we know (quoted cut short, with "...") */
+		keylen = Min(k.val.string.len, (int) sizeof(key) - 1);
+		memcpy(key, k.val.string.val, keylen);
+		key[keylen] = '\0';
 		if (v.type == jbvNull)
 			continue;
 		if (strcmp(key, "account_id") == 0)
@@ -596,7 +600,8 @@ SpecToRequest(const JsonbValue *elem, Request *req, SpecError *e)
 			ok = SpecTimestamp(&v, &req->expire_at, e);
 		else
 			return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-							"unknown key \"%s\"", key);
+							"unknown key \"%s%s\"", key,
+							keylen < k.val.string.len ? "..." : "");
 		if (!ok)
 			return false;
 	}
