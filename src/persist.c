@@ -248,6 +248,28 @@ RowKeyOf(const Rows *r, int i)
 }
 
 /*
+ * Where row i of r's place would be found first, or NULL.  The loops
+ * that look places up prefetch it a row ahead: with as many places as
+ * orders rest a lookup is a cache miss, which the row's heap and index
+ * work then hides.  (A macro, not a function: GCC drops a call to a
+ * function whose only effect is a prefetch.)
+ */
+static inline const void *
+RowPlaceBucket(const Rows *r, int i)
+{
+	if (i >= r->n || r->spec->where == WHERE_NONE || row_places == NULL)
+		return NULL;
+	return &row_places->data[RowKeyHash(RowKeyOf(r, i)) & row_places->sizemask];
+}
+
+#define ROW_PLACE_PREFETCH(r, i) \
+	do { \
+		const void *bucket_ = RowPlaceBucket((r), (i)); \
+		if (bucket_ != NULL) \
+			__builtin_prefetch(bucket_); \
+	} while (0)
+
+/*
  * After row i of r was written at tid (or deleted): remember where it is
  * now, or forget it when the engine will not touch it again.
  */
@@ -645,6 +667,7 @@ RowsInsert(EState *estate, Oid nsp, const Rows *r)
 					   NULL);
 	for (int i = 0; i < r->n; i++)
 	{
+		ROW_PLACE_PREFETCH(r, i);
 		if (t.rri->ri_NumIndices > 0)
 			list_free(ExecInsertIndexTuples(t.rri, slots[i], estate, false,
 											false, NULL, NIL));
@@ -773,8 +796,10 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 	/* a remembered TID past the end is stale (the table was truncated) */
 	nblocks = row_places->members > 0 ?
 		RelationGetNumberOfBlocks(t.rel) : 0;
+	ROW_PLACE_PREFETCH(r, 0);
 	for (int i = 0; i < r->n; i++)
 	{
+		ROW_PLACE_PREFETCH(r, i + 1);
 		if (!RowAtPlace(&t, r, i, nblocks, snapshot, old))
 		{
 			if (scan == NULL)
