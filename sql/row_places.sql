@@ -78,3 +78,11 @@ SELECT pg_sleep(0.3);
 SELECT status FROM exchange.place_order(:maker, 'BTC-USDT', 'sell', 0.001, 20000);
 SELECT status FROM exchange.place_order(:taker, 'BTC-USDT', 'buy', 0.001, 20000);
 SELECT * FROM exchange.check_invariants();
+
+-- how the engine's growing tables are stored: room for HOT updates in
+-- order_record, and a vacuum after every 200,000 new rows, not after 20%
+-- growth (a vacuum of a large table otherwise re-dirties hundreds of MB)
+SELECT relname, reloptions FROM pg_class
+ WHERE relnamespace = 'exchange'::regnamespace
+   AND relname IN ('order_record', 'trade_record', 'balance_record')
+ ORDER BY relname;
