@@ -667,11 +667,20 @@ RowsInsert(EState *estate, Oid nsp, const Rows *r)
 					   NULL);
 	for (int i = 0; i < r->n; i++)
 	{
-		ROW_PLACE_PREFETCH(r, i);
+		/*
+		 * A new row the engine will not touch again (an order that ended in
+		 * its own batch) has no place to remember, and none to forget: it
+		 * is new.  Most orders of a place_orders call are such rows.
+		 */
+		bool		remember = !r->last[i];
+
+		if (remember)
+			ROW_PLACE_PREFETCH(r, i);
 		if (t.rri->ri_NumIndices > 0)
 			list_free(ExecInsertIndexTuples(t.rri, slots[i], estate, false,
 											false, NULL, NIL));
-		RowPlaceSet(r, i, &slots[i]->tts_tid, false);
+		if (remember)
+			RowPlaceSet(r, i, &slots[i]->tts_tid, false);
 		ExecDropSingleTupleTableSlot(slots[i]);
 	}
 	pfree(slots);
