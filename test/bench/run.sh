@@ -371,7 +371,7 @@ SELECT x.d, jsonb_agg(jsonb_build_object(
  GROUP BY x.d;
 ANALYZE bench_quote;
 SQL
-declare -A BATCH
+declare -A BATCH BATCH_STEAL
 # What became of the orders of a place_orders run (those with ids above
 # the mark taken before it): a figure of orders/s means little without
 # how many rested, traded, were cancelled by self-trade prevention (the
@@ -400,13 +400,22 @@ batch_outcome() {	# PGBENCH_OUTPUT
 }
 bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	local c=$2 script=${3:-$BATCH_SCRIPT}
+	local m0 e0 s0 l0 n
 	trim_books
 	outcome_mark
+	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn)
 	run_pgbench "batch-$1" "$c" -f "$HERE/$script" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
 		-D ndocs="$NDOCS" -D nacc="$NACC" postgres
 	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
-	echo "   place_orders ($BATCH_N per call, $script, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s"
+	# per order placed, over the orders of the run (the -T seconds)
+	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/batch-$1-$c.out")
+	n=$(( n * BATCH_N ))
+	BATCH_STEAL[$1-$c]=$(( ($(steal_ticks) - s0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
+	echo "   place_orders ($BATCH_N per call, $script, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
+		"machine CPU $(echo "scale=2; ($(machine_cpu_ticks) - $m0) * 1000000 / $CLK_TCK / $n" | bc) us/order" \
+		"(engine $(echo "scale=2; ($(engine_cpu_ticks) - $e0) * 1000000 / $CLK_TCK / $n" | bc))," \
+		"$(( $(wal_bytes "$l0" "$(wal_lsn)") / n )) WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
 }
 declare -A SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
@@ -628,19 +637,20 @@ echo "shared memory 'exchange': max_orders=$SHM_A: $SIZE_A B, max_orders=$SHM_B:
 
 echo
 echo "with a synchronous standby (same run): place_order and place_orders"
-printf "%8s %12s %9s %9s %9s %12s %16s %16s\n" clients orders/s p50_ms p99_ms p99.9_ms wal_B/order orders/select1 place_orders/s
+printf "%8s %12s %9s %9s %9s %12s %16s %16s %12s\n" clients orders/s p50_ms p99_ms p99.9_ms wal_B/order orders/select1 place_orders/s steal_%
 for c in $CLIENTS; do
-	printf "%8s %12.0f %9s %9s %9s %12s %16.3f %16.0f\n" "$c" "${SB_ORDERS[orders-sb-$c]}" \
+	printf "%8s %12.0f %9s %9s %9s %12s %16.3f %16.0f %12s\n" "$c" "${SB_ORDERS[orders-sb-$c]}" \
 		"${SB_P50[orders-sb-$c]}" "${SB_P99[orders-sb-$c]}" "${SB_P999[orders-sb-$c]}" \
 		"${SB_WAL[orders-sb-$c]}" "$(echo "scale=6; ${SB_ORDERS[orders-sb-$c]} / ${SELECT1[$c]}" | bc)" \
-		"${BATCH[standby-$c]}"
+		"${BATCH[standby-$c]}" "${SB_STEAL[orders-sb-$c]}/${BATCH_STEAL[standby-$c]}"
 done
+echo "(steal_%: the share of the CPUs the hypervisor gave to others during the place_order / place_orders run)"
 for r in $RATES; do
 	k=rate$r-$RATE_CLIENTS
-	echo "offered $r orders/s at $RATE_CLIENTS clients with the standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms"
+	echo "offered $r orders/s at $RATE_CLIENTS clients with the standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms, steal ${SB_STEAL[$k]}% of the CPUs"
 done
 k=nosb-rate${BENCH_RATE:-10000}-${BENCH_RATE_CLIENTS:-32}
-echo "offered ${BENCH_RATE:-10000} orders/s at ${BENCH_RATE_CLIENTS:-32} clients without a standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms"
+echo "offered ${BENCH_RATE:-10000} orders/s at ${BENCH_RATE_CLIENTS:-32} clients without a standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms, steal ${SB_STEAL[$k]}% of the CPUs"
 for c in $CLIENTS; do
 	echo "machine CPU per call, clients=$c: place_order ${MCPU[$c]} us (no standby), ${SB_CPU[orders-sb-$c]} us (standby); SELECT 1 ${SELECT1_CPU[$c]} us"
 done
@@ -651,7 +661,7 @@ done
 k=orders-sb-book-$BOOK_CLIENTS
 echo "book mix (95% rest near the touch, 5% marketable), standby, clients=$BOOK_CLIENTS: $(printf %.0f "${SB_ORDERS[$k]}") orders/s, ratio to SELECT 1 $(echo "scale=3; ${SB_ORDERS[$k]} / ${SELECT1[$BOOK_CLIENTS]:-0}" | bc 2>/dev/null), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, ${SB_WAL[$k]} WAL bytes/order, machine ${SB_CPU[$k]} us CPU/order (engine ${SB_ENGINE[$k]})"
 for c in $QUOTE_CLIENTS; do
-	echo "requoting market makers (cancel_all, then a 100-order ladder per call), standby, clients=$c: $(printf %.0f "${BATCH[quote-standby-$c]}") orders/s placed (and about as many cancelled)"
+	echo "requoting market makers (cancel_all, then a 100-order ladder per call), standby, clients=$c: $(printf %.0f "${BATCH[quote-standby-$c]}") orders/s placed (and about as many cancelled), steal ${BATCH_STEAL[quote-standby-$c]}% of the CPUs"
 done
 echo "exchange.acknowledger = off (callers wait for durability themselves), same run:"
 for c in $CLIENTS; do
