@@ -87,12 +87,15 @@ typedef struct Request
 	char		text[REQUEST_TEXT_LEN];	/* client_order_id, reference, ... */
 } Request;
 
-/* The engine's answer; sqlstate 0 means success. */
+/*
+ * The engine's answer; sqlstate 0 means success.  The texts come last and
+ * only an error has them: ResponseCopy moves the 56 bytes before them,
+ * and the texts only for an error.
+ */
 typedef struct Response
 {
 	int			sqlstate;
-	char		message[CORE_MESSAGE_LEN];
-	char		detail[CORE_DETAIL_LEN];
+	int			durability;		/* the server's synchronous_commit level */
 	int64		id;				/* order, account or deposit id; a count */
 	uint8		status;			/* CoreStatus */
 	int16		base_scale;
@@ -101,8 +104,27 @@ typedef struct Response
 	int64		remaining_units;	/* base units still resting */
 	int64		executed_quote; /* quote units */
 	XLogRecPtr	commit_lsn;		/* the caller waits until this is durable */
-	int			durability;		/* the server's synchronous_commit level */
+	char		message[CORE_MESSAGE_LEN];	/* errors only */
+	char		detail[CORE_DETAIL_LEN];	/* errors only */
 } Response;
+
+/*
+ * Copy an answer (into or out of a mailbox): the 480-byte struct is mostly
+ * the texts of an error, and copying them for every order was a cost of
+ * its own (each answer crosses from the engine's core to the caller's).
+ */
+static inline void
+ResponseCopy(Response *dst, const Response *src)
+{
+	memcpy(dst, src, offsetof(Response, message));
+	if (src->sqlstate != 0)
+	{
+		strlcpy(dst->message, src->message, sizeof(dst->message));
+		strlcpy(dst->detail, src->detail, sizeof(dst->detail));
+	}
+	else
+		dst->message[0] = dst->detail[0] = '\0';
+}
 
 typedef enum EngineState
 {

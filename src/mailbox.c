@@ -344,7 +344,8 @@ RequestAwait(Response *resps, int first, int n, int through, bool final)
 	 * copied without the spinlock, which the engine may need meanwhile to
 	 * answer our other chunk.
 	 */
-	memcpy(resps, &mb->responses[first], sizeof(Response) * n);
+	for (int i = 0; i < n; i++)
+		ResponseCopy(&resps[i], &mb->responses[first + i]);
 	SpinLockAcquire(&mb->mutex);
 	memset(&mb->filled[first], 0, sizeof(bool) * n);
 	mb->wake_at = INT_MAX;
@@ -435,7 +436,7 @@ MailboxPut(const Request *req, const Response *resp)
 	SpinLockAcquire(&mb->mutex);
 	if (mb->generation == req->generation)
 	{
-		mb->responses[req->slot] = *resp;
+		ResponseCopy(&mb->responses[req->slot], resp);
 		mb->filled[req->slot] = true;
 		mb->answered++;
 		if (mb->answered >= mb->wake_at)
