@@ -87,6 +87,40 @@ typedef struct Request
 	char		text[REQUEST_TEXT_LEN];	/* client_order_id, reference, ... */
 } Request;
 
+/* Copy a NUL-terminated text of at most size bytes with its terminator. */
+static inline void
+CopyText(char *dst, const char *src, size_t size)
+{
+	size_t		n;
+
+	if (src[0] == '\0')		/* most are empty */
+	{
+		dst[0] = '\0';
+		return;
+	}
+	n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/*
+ * Copy a request into or out of the queue.  Of its 470 bytes, 384 are room
+ * for texts that are mostly empty or a few characters long (a symbol, a
+ * quantity, a price): the texts are copied up to their terminators.
+ */
+static inline void
+RequestCopy(Request *dst, const Request *src)
+{
+	memcpy(dst, src, offsetof(Request, name));
+	CopyText(dst->name, src->name, sizeof(dst->name));
+	CopyText(dst->base, src->base, sizeof(dst->base));
+	CopyText(dst->quote, src->quote, sizeof(dst->quote));
+	CopyText(dst->quantity, src->quantity, sizeof(dst->quantity));
+	CopyText(dst->price, src->price, sizeof(dst->price));
+	CopyText(dst->quote_quantity, src->quote_quantity, sizeof(dst->quote_quantity));
+	CopyText(dst->text, src->text, sizeof(dst->text));
+}
+
 /*
  * The engine's answer; sqlstate 0 means success.  The texts come last and
  * only an error has them: ResponseCopy moves the 56 bytes before them,

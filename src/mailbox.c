@@ -257,7 +257,8 @@ RequestSend(Request *reqs, int n, int first, int *through)
 		reqs[i].procno = MyProc->pgprocno;
 		reqs[i].generation = call.generation;
 		reqs[i].slot = first + i;
-		Exchange->queue[Exchange->queue_tail % Exchange->queue_capacity] = reqs[i];
+		RequestCopy(&Exchange->queue[Exchange->queue_tail % Exchange->queue_capacity],
+					&reqs[i]);
 		Exchange->queue_tail++;
 	}
 	LWLockRelease(Exchange->queue_lock);
@@ -410,8 +411,8 @@ QueueDrain(Request *batch, int max)
 	LWLockAcquire(Exchange->queue_lock, LW_EXCLUSIVE);
 	while (n < max && Exchange->queue_head < Exchange->queue_tail)
 	{
-		batch[n++] = Exchange->queue[Exchange->queue_head %
-									 Exchange->queue_capacity];
+		RequestCopy(&batch[n++], &Exchange->queue[Exchange->queue_head %
+												   Exchange->queue_capacity]);
 		Exchange->queue_head++;
 	}
 	LWLockRelease(Exchange->queue_lock);
@@ -473,8 +474,8 @@ QueueFailAll(int sqlstate, const char *message, const char *detail)
 		more = Exchange->queue_head < Exchange->queue_tail;
 		if (more)
 		{
-			req = Exchange->queue[Exchange->queue_head %
-								  Exchange->queue_capacity];
+			RequestCopy(&req, &Exchange->queue[Exchange->queue_head %
+											   Exchange->queue_capacity]);
 			Exchange->queue_head++;
 		}
 		LWLockRelease(Exchange->queue_lock);
