@@ -1,8 +1,9 @@
 -- One place_orders call of :n limit orders (market makers' quoting): random
 -- account and market, prices a few ticks around the mid on both sides.
+-- The result rows go to the client.
 \set acct random(:acct_min, :acct_max)
 \set m random(1, 4)
-SELECT count(*) FROM exchange.place_orders((
+SELECT * FROM exchange.place_orders((
     SELECT jsonb_agg(jsonb_build_object(
         'account_id', :acct::bigint,
         'market', ('{BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT}'::text[])[:m::int],

@@ -4,9 +4,10 @@
 -- away from the market's mid shifted by the document's own offset (-3..3
 -- ticks), so an account's ladder never crosses itself while different
 -- accounts' ladders overlap and trade.  Document d belongs to account
--- acct_min + (d - 1) % nacc in market 1 + ((d - 1) / nacc) % 4.
+-- acct_min + (d - 1) % nacc in market 1 + ((d - 1) / nacc) % 4.  The
+-- result rows go to the client, as a market maker reads them.
 \set d random(1, :ndocs)
 \set acct :acct_min + (:d - 1) % :nacc
 \set m 1 + ((:d - 1) / :nacc) % 4
 SELECT exchange.cancel_all(:acct, ('{BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT}'::text[])[:m]);
-SELECT count(*) FROM exchange.place_orders((SELECT doc FROM bench_quote WHERE id = :d));
+SELECT * FROM exchange.place_orders((SELECT doc FROM bench_quote WHERE id = :d));
