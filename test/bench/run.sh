@@ -499,8 +499,8 @@ log_events() {	# WHO LOGFILE: "timestamp|what" lines
 # server running at the paced rate never owes at once, and that landed in
 # the paced runs (an autovacuum of order_record of 15-33 s and 38-124 MB
 # of WAL in run Y, p99 611 ms at 10,000/s without the standby).  So it is
-# paid first: a VACUUM of the exchange's tables, then the standby's replay
-# of it.  Autovacuums the paced run itself causes still run in it.
+# paid first: a VACUUM of the exchange's tables, the standby's replay of
+# it, and a sync.  Autovacuums the paced run itself causes still run in it.
 STANDBY_UP=""
 settle() {
 	local t0 lsn
@@ -513,7 +513,13 @@ settle() {
 			sleep 0.1
 		done
 	fi
-	printf "   settled before the paced run: VACUUM of the exchange's tables%s, %.1f s\n" \
+	# and the kernel's dirty pages on the disk: what the throughput runs
+	# and the VACUUM left in the page cache is otherwise written back in
+	# one burst 30 s later (vm.dirty_expire_centisecs), and every WAL
+	# flush in the paced run waits behind it (run Z: 674 ms at +13 s of
+	# the 10,000/s run, nothing else running, no steal)
+	sync
+	printf "   settled before the paced run: VACUUM of the exchange's tables%s, sync, %.1f s\n" \
 		"${STANDBY_UP:+ and its replay on the standby}" "$(echo "$(date +%s.%N) - $t0" | bc)"
 }
 
