@@ -371,7 +371,7 @@ SELECT x.d, jsonb_agg(jsonb_build_object(
  GROUP BY x.d;
 ANALYZE bench_quote;
 SQL
-declare -A BATCH BATCH_STEAL
+declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE
 # What became of the orders of a place_orders run (those with ids above
 # the mark taken before it): a figure of orders/s means little without
 # how many rested, traded, were cancelled by self-trade prevention (the
@@ -412,9 +412,10 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/batch-$1-$c.out")
 	n=$(( n * BATCH_N ))
 	BATCH_STEAL[$1-$c]=$(( ($(steal_ticks) - s0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
+	BATCH_CPU[$1-$c]=$(echo "scale=2; ($(machine_cpu_ticks) - $m0) * 1000000 / $CLK_TCK / $n" | bc)
+	BATCH_ENGINE[$1-$c]=$(echo "scale=2; ($(engine_cpu_ticks) - $e0) * 1000000 / $CLK_TCK / $n" | bc)
 	echo "   place_orders ($BATCH_N per call, $script, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
-		"machine CPU $(echo "scale=2; ($(machine_cpu_ticks) - $m0) * 1000000 / $CLK_TCK / $n" | bc) us/order" \
-		"(engine $(echo "scale=2; ($(engine_cpu_ticks) - $e0) * 1000000 / $CLK_TCK / $n" | bc))," \
+		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]})," \
 		"$(( $(wal_bytes "$l0" "$(wal_lsn)") / n )) WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
 }
@@ -565,30 +566,67 @@ CONF
 		{ echo "standby is not synchronous" >&2; exit 1; }
 	STANDBY_UP=1
 }
-# BENCH_AB_ROUNDS=N: only compare a boolean setting on and off
-# (BENCH_AB_SETTING, exchange.acknowledger unless told; say
-# exchange.row_places), in alternating short runs (BENCH_SECONDS each) on
-# one server, N rounds, without and then with the standby: on a shared
-# machine whose speed drifts, alternation is what makes the two comparable.
+# BENCH_AB_ROUNDS=N: only compare two variants, in N pairs of alternating
+# runs on one server, without and then with the standby
+# (BENCH_AB_PHASES="nostandby standby").  A variant is a boolean setting
+# on and off (BENCH_AB_SETTING, exchange.acknowledger unless told; say
+# exchange.row_places), or, when BENCH_AB_A_SQL and BENCH_AB_B_SQL are
+# given, whatever those SQL commands do on the primary before each run
+# (an index dropped and made again, a storage parameter...).  The load is
+# BENCH_AB_LOAD: place_order (the default), place_orders (ready
+# documents) or quote (the requoting market makers).  On a shared
+# machine whose speed drifts, alternation is what makes two variants
+# comparable; orders/s of separate runs are not.
 AB_SETTING=${BENCH_AB_SETTING:-exchange.acknowledger}
+AB_LOAD=${BENCH_AB_LOAD:-place_order}
+ab_variant() {	# on|off: set the variant up
+	if [ -n "${BENCH_AB_A_SQL:-}" ]; then
+		if [ "$1" = on ]; then q -c "$BENCH_AB_A_SQL" >/dev/null; else q -c "$BENCH_AB_B_SQL" >/dev/null; fi
+	else
+		set_setting "$AB_SETTING" "$1"
+	fi
+}
+ab_name() {	# on|off
+	if [ -n "${BENCH_AB_A_SQL:-}" ]; then
+		if [ "$1" = on ]; then echo "A"; else echo "B"; fi
+	else
+		echo "$AB_SETTING=$1"
+	fi
+}
 if [ "$AB_ROUNDS" -gt 0 ]; then
-	for phase in nostandby standby; do
+	case $AB_LOAD in
+		place_order | place_orders | quote) ;;
+		*) echo "BENCH_AB_LOAD must be place_order, place_orders or quote" >&2; exit 2 ;;
+	esac
+	if [ -n "${BENCH_AB_A_SQL:-}" ] && [ -z "${BENCH_AB_B_SQL:-}" ]; then
+		echo "BENCH_AB_A_SQL needs BENCH_AB_B_SQL" >&2; exit 2
+	fi
+	for phase in ${BENCH_AB_PHASES:-nostandby standby}; do
 		[ "$phase" = standby ] && start_standby
 		for c in $CLIENTS; do
 			sum_on=0 sum_off=0
 			for r in $(seq 1 "$AB_ROUNDS"); do
 				for mode in on off; do
-					set_setting "$AB_SETTING" "$mode"
-					bench_orders_sb "$c" "ab-$phase-$mode-$r" >/dev/null
-					v=$(printf %.0f "${SB_ORDERS[ab-$phase-$mode-$r-$c]}")
+					ab_variant "$mode"
+					k=ab-$phase-$mode-$r
+					if [ "$AB_LOAD" = place_order ]; then
+						bench_orders_sb "$c" "$k" >/dev/null
+						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), steal ${SB_STEAL[$k-$c]}%"
+					else
+						script=place_orders_doc.sql
+						[ "$AB_LOAD" = quote ] && script=place_orders_quote.sql
+						bench_batch "$k" "$c" "$script" >/dev/null
+						v=$(printf %.0f "${BATCH[$k-$c]}")
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), steal ${BATCH_STEAL[$k-$c]}%"
+					fi
 					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
-					echo "   ab $phase clients=$c round=$r $AB_SETTING=$mode: $v orders/s, p50 ${SB_P50[ab-$phase-$mode-$r-$c]} ms, p99 ${SB_P99[ab-$phase-$mode-$r-$c]} ms, machine CPU ${SB_CPU[ab-$phase-$mode-$r-$c]} us/order (engine ${SB_ENGINE[ab-$phase-$mode-$r-$c]}), steal ${SB_STEAL[ab-$phase-$mode-$r-$c]}%"
 				done
 			done
-			echo "ab: $phase clients=$c $AB_SETTING on $((sum_on / AB_ROUNDS)) orders/s, off $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
+			echo "ab: $phase clients=$c $(ab_name on) $((sum_on / AB_ROUNDS)) orders/s, $(ab_name off) $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
 		done
 	done
-	set_setting "$AB_SETTING" on
+	[ -n "${BENCH_AB_A_SQL:-}" ] || set_setting "$AB_SETTING" on
 	[ "$(q -c "SELECT count(*) FROM exchange.check_invariants()")" = 0 ] ||
 		{ echo "invariants violated" >&2; exit 1; }
 	exit 0
