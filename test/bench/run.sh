@@ -205,6 +205,15 @@ trim_books() {
 ENGINE_PID=$(q -c "SELECT pid FROM exchange.engine_status()")
 CLK_TCK=$(getconf CLK_TCK)
 engine_cpu_ticks() { awk '{print $14 + $15}' "/proc/$ENGINE_PID/stat"; }
+# CPU ticks of the standby's startup process (its WAL replay), 0 without
+REPLAY_PID=""
+replay_cpu_ticks() {
+	if [ -n "$REPLAY_PID" ]; then awk '{print $14 + $15}' "/proc/$REPLAY_PID/stat"; else echo 0; fi
+}
+replay_note() {	# TICKS0 ORDERS: ", standby replay N us" or nothing
+	[ -n "$REPLAY_PID" ] || return 0
+	printf ", standby replay %s us" "$(echo "scale=2; ($(replay_cpu_ticks) - $1) * 1000000 / $CLK_TCK / $2" | bc)"
+}
 engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
 
 declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU
@@ -400,10 +409,10 @@ batch_outcome() {	# PGBENCH_OUTPUT
 }
 bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	local c=$2 script=${3:-$BATCH_SCRIPT}
-	local m0 e0 s0 l0 n
+	local m0 e0 s0 l0 n rp0
 	trim_books
 	outcome_mark
-	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn)
+	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn); rp0=$(replay_cpu_ticks)
 	run_pgbench "batch-$1" "$c" -f "$HERE/$script" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
 		-D ndocs="$NDOCS" -D nacc="$NACC" postgres
@@ -415,13 +424,13 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	BATCH_CPU[$1-$c]=$(echo "scale=2; ($(machine_cpu_ticks) - $m0) * 1000000 / $CLK_TCK / $n" | bc)
 	BATCH_ENGINE[$1-$c]=$(echo "scale=2; ($(engine_cpu_ticks) - $e0) * 1000000 / $CLK_TCK / $n" | bc)
 	echo "   place_orders ($BATCH_N per call, $script, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
-		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]})," \
+		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]}$(replay_note "$rp0" "$n"))," \
 		"$(( $(wal_bytes "$l0" "$(wal_lsn)") / n )) WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
 }
-declare -A SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
+declare -A SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
-	local c=$1 lsn0 req0 cpu0 ecpu0 st0 label=${2:-orders-sb}
+	local c=$1 lsn0 req0 cpu0 ecpu0 st0 rp0 label=${2:-orders-sb}
 	shift 2 || shift 1
 	trim_books
 	lsn0=$(wal_lsn)
@@ -429,6 +438,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	cpu0=$(machine_cpu_ticks)
 	ecpu0=$(engine_cpu_ticks)
 	st0=$(steal_ticks)
+	rp0=$(replay_cpu_ticks)
 	mkdir -p "$WORK/log-$label-$c"
 	order_load "${ORDER_LOAD:-plain}"
 	t0=$(date +%s)
@@ -439,6 +449,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	SB_STEAL[$label-$c]=$(( ($(steal_ticks) - st0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
 	SB_CPU[$label-$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $cpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
 	SB_ENGINE[$label-$c]=$(echo "scale=1; ($(engine_cpu_ticks) - $ecpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
+	SB_REPLAY[$label-$c]=$(replay_note "$rp0" "$(($(engine_requests) - req0))")
 	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
 	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
 	# where a tail comes from: the run's slowest seconds (offset, worst
@@ -448,7 +459,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		END { for (s in m) printf "%d %d %d\n", s - t0, m[s] / 1000, n[s] }' |
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
-	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}), steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
 }
@@ -565,6 +576,7 @@ CONF
 	[ "$(q -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'bench_standby'")" = sync ] ||
 		{ echo "standby is not synchronous" >&2; exit 1; }
 	STANDBY_UP=1
+	REPLAY_PID=$(psql_at "$SB" "$SB_PORT" -qAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'")
 }
 # BENCH_AB_ROUNDS=N: only compare two variants, in N pairs of alternating
 # runs on one server, without and then with the standby
