@@ -313,6 +313,82 @@ EngineHandleSignals(void)
 	}
 }
 
+/*
+ * Gathering a batch.  When the engine finds only a few requests
+ * (BATCH_DELAY_BELOW) it may wait exchange.batch_delay microseconds for
+ * more, as commit_delay does for WAL flushes: one transaction, one commit
+ * and one wake-up of the engine then serve more requests.  It waits only
+ * when at least exchange.batch_siblings other callers that made requests
+ * in the last ACTIVE_WINDOW_MS are not waiting on it already (in the batch
+ * or for their answers to become durable): only they can arrive in the
+ * meantime.  A few clients calling in a loop are all waiting on the engine,
+ * and a delay would only slow each of their calls.
+ */
+#define BATCH_DELAY_BELOW 16
+#define ACTIVE_WINDOW_MS 100
+
+static TimestampTz *last_call = NULL;	/* by procno; 0: not counted */
+static int	active_callers = 0;
+static TimestampTz next_active_scan = 0;
+
+/*
+ * Count the callers of a drained batch as active and forget the idle ones;
+ * returns how many callers made these requests.
+ */
+static int
+NoteCallers(const Request *reqs, int n, TimestampTz now)
+{
+	int			callers = 0;
+
+	if (last_call == NULL)
+		last_call = MemoryContextAllocZero(engine_cxt,
+										   sizeof(TimestampTz) * ProcGlobal->allProcCount);
+	for (int i = 0; i < n; i++)
+	{
+		int			p = reqs[i].procno;
+
+		if (p < 0 || p >= (int) ProcGlobal->allProcCount)
+			continue;
+		if (last_call[p] == now)
+			continue;			/* one of its earlier requests */
+		if (last_call[p] == 0)
+			active_callers++;
+		last_call[p] = now;
+		callers++;
+	}
+	if (now >= next_active_scan)
+	{
+		TimestampTz idle_before = TimestampTzPlusMilliseconds(now, -ACTIVE_WINDOW_MS);
+
+		for (int p = 0; p < (int) ProcGlobal->allProcCount; p++)
+			if (last_call[p] != 0 && last_call[p] < idle_before)
+			{
+				last_call[p] = 0;
+				active_callers--;
+			}
+		next_active_scan = TimestampTzPlusMilliseconds(now, ACTIVE_WINDOW_MS);
+	}
+	return callers;
+}
+
+/*
+ * Whether to wait for more requests before running a batch of n requests
+ * from `callers` callers.
+ */
+static bool
+BatchShouldWait(int n, int callers, int room)
+{
+	uint64		parked;
+
+	if (exchange_batch_delay <= 0 || n >= BATCH_DELAY_BELOW || n >= room)
+		return false;
+	SpinLockAcquire(&Exchange->acks.mutex);
+	parked = Exchange->acks.tail - Exchange->acks.head;
+	SpinLockRelease(&Exchange->acks.mutex);
+	return (int64) active_callers - callers - (int64) parked >=
+		exchange_batch_siblings;
+}
+
 /* The engine worker's entry point. */
 void
 EngineMain(Datum arg)
@@ -375,9 +451,12 @@ EngineMain(Datum arg)
 
 	for (;;)
 	{
-		int			n;
+		int			n,
+					room,
+					extra;
 		bool		expire;
 		long		wait_ms;
+		TimestampTz now;
 
 		ResetLatch(MyLatch);
 		EngineHandleSignals();
@@ -389,10 +468,29 @@ EngineMain(Datum arg)
 			resps = repalloc(resps, sizeof(Response) * capacity);
 			wake = repalloc(wake, sizeof(int) * capacity);
 		}
-		n = QueueDrain(batch, Min(capacity, exchange_batch_size));
-		expire = GetCurrentTimestamp() >= next_expiry;
+		room = Min(capacity, exchange_batch_size);
+		n = QueueDrain(batch, room);
+		now = GetCurrentTimestamp();
+		if (n > 0)
+		{
+			int			callers = NoteCallers(batch, n, now);
+
+			if (BatchShouldWait(n, callers, room))
+			{
+				/*
+				 * The latch is not waited on meanwhile, so callers arriving
+				 * now do not signal us.
+				 */
+				pg_usleep(exchange_batch_delay);
+				extra = QueueDrain(batch + n, room - n);
+				NoteCallers(batch + n, extra, now);
+				n += extra;
+				pg_atomic_fetch_add_u64(&Exchange->stats.batch_delays, 1);
+			}
+		}
+		expire = now >= next_expiry;
 		if (expire)
-			next_expiry = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+			next_expiry = TimestampTzPlusMilliseconds(now,
 													  exchange_expiry_interval);
 		if (n > 0 || expire)
 		{

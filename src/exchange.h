@@ -37,6 +37,8 @@ extern int	exchange_max_orders;
 extern int	exchange_max_price_levels;
 extern int	exchange_queue_size;
 extern int	exchange_batch_size;
+extern int	exchange_batch_delay;
+extern int	exchange_batch_siblings;
 extern int	exchange_request_timeout;
 extern int	exchange_expiry_interval;
 extern bool exchange_acknowledger;
@@ -193,6 +195,7 @@ typedef struct EngineStats
 	pg_atomic_uint64 rows_by_place; /* updates/deletes at a remembered TID */
 	pg_atomic_uint64 rows_by_key;	/* ... found through the primary key */
 	pg_atomic_uint64 wal_segments_prepared;	/* by the WAL preparer */
+	pg_atomic_uint64 batch_delays;	/* waits of exchange.batch_delay */
 } EngineStats;
 
 /* A caller to wake once the commit ending at lsn is durable at level. */

@@ -11,6 +11,8 @@ int			exchange_max_orders = 1000000;
 int			exchange_max_price_levels = 200000;
 int			exchange_queue_size = 8192;
 int			exchange_batch_size = 1024;
+int			exchange_batch_delay = 200;
+int			exchange_batch_siblings = 8;
 int			exchange_request_timeout = 10000;
 int			exchange_expiry_interval = 1000;
 bool		exchange_acknowledger = true;
@@ -56,6 +58,16 @@ GucInit(void)
 	DefineCustomIntVariable("exchange.batch_size",
 							"Most requests the engine commits in one transaction.",
 							NULL, &exchange_batch_size, 1024, 1, 65536,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.batch_delay",
+							"Microseconds the engine waits for more requests when it finds only a few (like commit_delay).",
+							"Fewer, larger batches cost less per request (one transaction, one commit, one wake-up of the engine) at the price of this much latency for the requests that found the engine idle; 0: no wait.",
+							&exchange_batch_delay, 200, 0, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.batch_siblings",
+							"Callers that must be elsewhere for the engine to wait exchange.batch_delay (like commit_siblings).",
+							"Callers that made requests in the last 100 ms and are neither in the batch nor waiting for their answers to become durable: only they can arrive during the wait.",
+							&exchange_batch_siblings, 8, 0, 1000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("exchange.request_timeout",
 							"How long a request function waits for the engine's answer.",

@@ -41,8 +41,8 @@ Datum
 engine_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[17];
-	bool		nulls[17];
+	Datum		values[18];
+	bool		nulls[18];
 	Datum		hist[8];
 	EngineState state;
 	int			procno;
@@ -102,6 +102,7 @@ engine_status(PG_FUNCTION_ARGS)
 	values[14] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.rows_by_place));
 	values[15] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.rows_by_key));
 	values[16] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.wal_segments_prepared));
+	values[17] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.batch_delays));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

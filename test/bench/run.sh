@@ -215,6 +215,7 @@ replay_note() {	# TICKS0 ORDERS: ", standby replay N us" or nothing
 	printf ", standby replay %s us" "$(echo "scale=2; ($(replay_cpu_ticks) - $1) * 1000000 / $CLK_TCK / $2" | bc)"
 }
 engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
+engine_batches() { q -c "SELECT batches FROM exchange.engine_status()"; }
 
 declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU
 wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
@@ -428,9 +429,9 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 		"$(( $(wal_bytes "$l0" "$(wal_lsn)") / n )) WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
 }
-declare -A SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
+declare -A SB_BATCH SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
-	local c=$1 lsn0 req0 cpu0 ecpu0 st0 rp0 label=${2:-orders-sb}
+	local c=$1 lsn0 req0 cpu0 ecpu0 st0 rp0 b0 label=${2:-orders-sb}
 	shift 2 || shift 1
 	trim_books
 	lsn0=$(wal_lsn)
@@ -439,6 +440,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	ecpu0=$(engine_cpu_ticks)
 	st0=$(steal_ticks)
 	rp0=$(replay_cpu_ticks)
+	b0=$(engine_batches)
 	mkdir -p "$WORK/log-$label-$c"
 	order_load "${ORDER_LOAD:-plain}"
 	t0=$(date +%s)
@@ -450,6 +452,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	SB_CPU[$label-$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $cpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
 	SB_ENGINE[$label-$c]=$(echo "scale=1; ($(engine_cpu_ticks) - $ecpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
 	SB_REPLAY[$label-$c]=$(replay_note "$rp0" "$(($(engine_requests) - req0))")
+	SB_BATCH[$label-$c]=$(echo "scale=1; ($(engine_requests) - $req0) / ($(engine_batches) - $b0)" | bc)
 	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
 	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
 	# where a tail comes from: the run's slowest seconds (offset, worst
@@ -459,7 +462,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		END { for (s in m) printf "%d %d %d\n", s - t0, m[s] / 1000, n[s] }' |
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
-	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
 }
@@ -582,7 +585,8 @@ CONF
 # runs on one server, without and then with the standby
 # (BENCH_AB_PHASES="nostandby standby").  A variant is a boolean setting
 # on and off (BENCH_AB_SETTING, exchange.acknowledger unless told; say
-# exchange.row_places), or, when BENCH_AB_A_SQL and BENCH_AB_B_SQL are
+# exchange.row_places), any setting at two values (BENCH_AB_A_VALUE and
+# BENCH_AB_B_VALUE: say exchange.batch_delay at 300 and 0), or, when BENCH_AB_A_SQL and BENCH_AB_B_SQL are
 # given, whatever those SQL commands do on the primary before each run
 # (an index dropped and made again, a storage parameter...).  The load is
 # BENCH_AB_LOAD: place_order (the default), place_orders (ready
@@ -591,18 +595,25 @@ CONF
 # comparable; orders/s of separate runs are not.
 AB_SETTING=${BENCH_AB_SETTING:-exchange.acknowledger}
 AB_LOAD=${BENCH_AB_LOAD:-place_order}
+# BENCH_AB_RATE=N: the place_order load offered at N calls/s (pgbench -R),
+# each run after settle, for tail latency and CPU per order below capacity
+AB_RATE=${BENCH_AB_RATE:-}
 ab_variant() {	# on|off: set the variant up
 	if [ -n "${BENCH_AB_A_SQL:-}" ]; then
 		if [ "$1" = on ]; then q -c "$BENCH_AB_A_SQL" >/dev/null; else q -c "$BENCH_AB_B_SQL" >/dev/null; fi
+	elif [ "$1" = on ]; then
+		set_setting "$AB_SETTING" "${BENCH_AB_A_VALUE:-on}"
 	else
-		set_setting "$AB_SETTING" "$1"
+		set_setting "$AB_SETTING" "${BENCH_AB_B_VALUE:-off}"
 	fi
 }
 ab_name() {	# on|off
 	if [ -n "${BENCH_AB_A_SQL:-}" ]; then
 		if [ "$1" = on ]; then echo "A"; else echo "B"; fi
+	elif [ "$1" = on ]; then
+		echo "$AB_SETTING=${BENCH_AB_A_VALUE:-on}"
 	else
-		echo "$AB_SETTING=$1"
+		echo "$AB_SETTING=${BENCH_AB_B_VALUE:-off}"
 	fi
 }
 if [ "$AB_ROUNDS" -gt 0 ]; then
@@ -621,10 +632,15 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 				for mode in on off; do
 					ab_variant "$mode"
 					k=ab-$phase-$mode-$r
-					if [ "$AB_LOAD" = place_order ]; then
+					if [ "$AB_LOAD" = place_order ] && [ -n "$AB_RATE" ]; then
+						settle >/dev/null
+						NO_CHECKPOINT=1 bench_orders_sb "$c" "$k" -R "$AB_RATE" >/dev/null
+					elif [ "$AB_LOAD" = place_order ]; then
 						bench_orders_sb "$c" "$k" >/dev/null
+					fi
+					if [ "$AB_LOAD" = place_order ]; then
 						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), steal ${SB_STEAL[$k-$c]}%"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms, machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_BATCH[$k-$c]} per batch, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
 					else
 						script=place_orders_doc.sql
 						[ "$AB_LOAD" = quote ] && script=place_orders_quote.sql
@@ -638,7 +654,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 			echo "ab: $phase clients=$c $(ab_name on) $((sum_on / AB_ROUNDS)) orders/s, $(ab_name off) $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
 		done
 	done
-	[ -n "${BENCH_AB_A_SQL:-}" ] || set_setting "$AB_SETTING" on
+	[ -n "${BENCH_AB_A_SQL:-}" ] || [ -n "${BENCH_AB_A_VALUE:-}" ] || set_setting "$AB_SETTING" on
 	[ "$(q -c "SELECT count(*) FROM exchange.check_invariants()")" = 0 ] ||
 		{ echo "invariants violated" >&2; exit 1; }
 	exit 0
