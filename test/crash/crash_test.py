@@ -174,6 +174,16 @@ def verify(server, results, deposited, kills, min_kills):
     queued, engine_open, failed_batches, rebuilds, state = status
     log('engine: state=%s open_orders=%s failed_batches=%s rebuilds=%s '
         'queued=%s' % (state, engine_open, failed_batches, rebuilds, queued))
+    cur.execute('SELECT batches, requests, batch_delays, '
+                "current_setting('exchange.batch_siblings')::int "
+                'FROM exchange.engine_status()')
+    batches, requests, delays, siblings = cur.fetchone()
+    log('since the last restart: %d batches, %d requests, %d gathered '
+        '(exchange.batch_delay)' % (batches, requests, delays))
+    if siblings == 0:
+        c.check('small batches waited for more requests (batch_siblings = 0)',
+                [] if delays > 0 else ['batch_delays = 0 after %d batches'
+                                       % batches])
 
     # Which retried orders had in fact been carried out before the crash
     # (the retry found them) and which did the retry place?

@@ -43,7 +43,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! pg_start "$DIR" "$PORT"; then
+# every batch of fewer than 16 requests waits exchange.batch_delay for more
+# (no siblings required), so the kills also land while requests are held
+# in a gathering engine
+if ! pg_start "$DIR" "$PORT" "exchange.batch_siblings = 0"; then
 	echo "crash-test: server did not start; log follows" >&2
 	cat "$DIR/server.log" >&2
 	exit 1
