@@ -217,7 +217,7 @@ replay_note() {	# TICKS0 ORDERS: ", standby replay N us" or nothing
 engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
 engine_batches() { q -c "SELECT batches FROM exchange.engine_status()"; }
 
-declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU
+declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU STEAL_MAIN STEAL_S1
 wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
 wal_bytes() { q -c "SELECT pg_wal_lsn_diff('$2', '$1')"; }
 # The place_order load as an application sends it: every value a bound
@@ -301,6 +301,7 @@ for c in $MAIN_CLIENTS; do
 	req0=$(engine_requests)
 	lsn0=$(wal_lsn)
 	mcpu0=$(machine_cpu_ticks)
+	st0=$(steal_ticks)
 	mkdir -p "$WORK/log-orders-$c"
 	order_load plain
 	run_pgbench orders "$c" "${ORDER_ARGS[@]}" \
@@ -309,6 +310,7 @@ for c in $MAIN_CLIENTS; do
 	h1=$(hist)
 	cpu1=$(engine_cpu_ticks)
 	req1=$(engine_requests)
+	STEAL_MAIN[$c]=$(( ($(steal_ticks) - st0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
 	MCPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / ($req1 - $req0)" | bc)
 	WAL[$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / (req1 - req0) ))
 	ENGINE_US[$c]=$(echo "scale=1; ($cpu1 - $cpu0) * 1000000 / $CLK_TCK / ($req1 - $req0)" | bc)
@@ -322,12 +324,14 @@ for c in $MAIN_CLIENTS; do
 	HIST_DELTA[$c]=$d
 	OPEN_AFTER[$c]=$(q -c "SELECT open_orders FROM exchange.engine_status()")
 	echo "   place_order: ${ORDERS[$c]} orders/s, p50 ${P50[$c]} ms, p99 ${P99[$c]} ms, p99.9 ${P999[$c]} ms, ${WAL[$c]} WAL bytes/order, open orders now ${OPEN_AFTER[$c]}"
-	echo "   engine worker (pid $ENGINE_PID): ${ENGINE_BUSY}% of a CPU, ${ENGINE_US[$c]} us CPU per request; machine ${MCPU[$c]} us CPU per order"
+	echo "   engine worker (pid $ENGINE_PID): ${ENGINE_BUSY}% of a CPU, ${ENGINE_US[$c]} us CPU per request; machine ${MCPU[$c]} us CPU per order; steal ${STEAL_MAIN[$c]}% of the CPUs"
 	rm -rf "$WORK/log-orders-$c"
 
 	mcpu0=$(machine_cpu_ticks)
+	st0=$(steal_ticks)
 	run_pgbench select1 "$c" -f "$HERE/select1.sql" postgres
 	SELECT1[$c]=$(tps_of "$WORK/select1-$c.out")
+	STEAL_S1[$c]=$(( ($(steal_ticks) - st0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
 	SELECT1_CPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / (${SELECT1[$c]} * $SECONDS_PER_RUN)" | bc)
 	echo "   SELECT 1:    ${SELECT1[$c]} calls/s, machine ${SELECT1_CPU[$c]} us CPU per call"
 
@@ -711,13 +715,15 @@ PER_BALANCE=$(echo "scale=1; ($SIZE_C - $SIZE_A) / 1000000" | bc)
 
 echo
 echo "== results (protocol=$PROTOCOL, -j 2, -T $SECONDS_PER_RUN s, synchronous_commit=on, $(nproc) CPUs)"
-printf "%8s %12s %12s %10s %9s %9s %14s %14s %14s\n" clients orders/s select1/s tpcb_tps p50_ms p99_ms orders/select1 orders/tpcb engine_us/ord
+printf "%8s %12s %12s %10s %9s %9s %14s %14s %14s %10s\n" clients orders/s select1/s tpcb_tps p50_ms p99_ms orders/select1 orders/tpcb engine_us/ord steal_%
 for c in $CLIENTS; do
-	printf "%8s %12.0f %12.0f %10.0f %9s %9s %14.3f %14.2f %14s\n" "$c" "${ORDERS[$c]}" \
+	printf "%8s %12.0f %12.0f %10.0f %9s %9s %14.3f %14.2f %14s %10s\n" "$c" "${ORDERS[$c]}" \
 		"${SELECT1[$c]}" "${TPCB[$c]}" "${P50[$c]}" "${P99[$c]}" \
 		"$(echo "scale=6; ${ORDERS[$c]} / ${SELECT1[$c]}" | bc)" \
-		"$(echo "scale=6; ${ORDERS[$c]} / ${TPCB[$c]}" | bc)" "${ENGINE_US[$c]}"
+		"$(echo "scale=6; ${ORDERS[$c]} / ${TPCB[$c]}" | bc)" "${ENGINE_US[$c]}" \
+		"${STEAL_MAIN[$c]}/${STEAL_S1[$c]}"
 done
+echo "(steal_%: the share of the CPUs the hypervisor gave to others during the place_order / SELECT 1 run)"
 echo
 echo "engine batch size histogram (batches per size bucket, during each orders run):"
 printf "%8s" clients; for l in "${HIST_LABELS[@]}"; do printf " %8s" "$l"; done; printf " %10s\n" "mean"
