@@ -216,6 +216,7 @@ replay_note() {	# TICKS0 ORDERS: ", standby replay N us" or nothing
 }
 engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
 engine_batches() { q -c "SELECT batches FROM exchange.engine_status()"; }
+durable_waits() { q -c "SELECT durable_waits FROM exchange.engine_status()"; }
 
 declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU STEAL_MAIN STEAL_S1
 wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
@@ -433,9 +434,9 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 		"$(( $(wal_bytes "$l0" "$(wal_lsn)") / n )) WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
 }
-declare -A SB_BATCH SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
+declare -A SB_ROUNDS SB_BATCH SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
-	local c=$1 lsn0 req0 cpu0 ecpu0 st0 rp0 b0 label=${2:-orders-sb}
+	local c=$1 lsn0 req0 cpu0 ecpu0 st0 rp0 b0 w0 label=${2:-orders-sb}
 	shift 2 || shift 1
 	trim_books
 	lsn0=$(wal_lsn)
@@ -445,6 +446,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	st0=$(steal_ticks)
 	rp0=$(replay_cpu_ticks)
 	b0=$(engine_batches)
+	w0=$(durable_waits)
 	mkdir -p "$WORK/log-$label-$c"
 	order_load "${ORDER_LOAD:-plain}"
 	t0=$(date +%s)
@@ -457,6 +459,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	SB_ENGINE[$label-$c]=$(echo "scale=1; ($(engine_cpu_ticks) - $ecpu0) * 1000000 / $CLK_TCK / ($(engine_requests) - $req0)" | bc)
 	SB_REPLAY[$label-$c]=$(replay_note "$rp0" "$(($(engine_requests) - req0))")
 	SB_BATCH[$label-$c]=$(echo "scale=1; ($(engine_requests) - $req0) / ($(engine_batches) - $b0)" | bc)
+	SB_ROUNDS[$label-$c]=$(( ($(durable_waits) - w0) / SECONDS_PER_RUN ))
 	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
 	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
 	# where a tail comes from: the run's slowest seconds (offset, worst
@@ -466,7 +469,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		END { for (s in m) printf "%d %d %d\n", s - t0, m[s] / 1000, n[s] }' |
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
-	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms, ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, ${SB_ROUNDS[$label-$c]} durable waits/s, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
 }
@@ -644,7 +647,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					fi
 					if [ "$AB_LOAD" = place_order ]; then
 						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms, machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_BATCH[$k-$c]} per batch, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms, machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
 					else
 						script=place_orders_doc.sql
 						[ "$AB_LOAD" = quote ] && script=place_orders_quote.sql
