@@ -31,6 +31,22 @@ SELECT count(*) FILTER (WHERE status = 'open') AS open, count(*) AS rows
 SELECT exchange.cancel_all(:delay);
 SELECT batch_delays - :delays0 AS waits FROM exchange.engine_status();
 
+-- the acknowledger likewise: with exchange.ack_delay (10 ms here) and no
+-- siblings required, a round that comes within the delay after the last
+-- one waits out the rest of it first; twenty calls back to back
+ALTER SYSTEM SET exchange.batch_delay = 0;
+ALTER SYSTEM SET exchange.ack_delay = 10000;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT ack_delays AS ack0 FROM exchange.engine_status() \gset
+\o /dev/null
+SELECT format('SELECT status FROM exchange.place_order(%s, ''BTC-USDT'', ''buy'', 0.001, 9000)', :delay)
+  FROM generate_series(1, 20) \gexec
+\o
+SELECT exchange.cancel_all(:delay);
+SELECT ack_delays > :ack0 AS acknowledger_waited FROM exchange.engine_status();
+
+ALTER SYSTEM RESET exchange.ack_delay;
 ALTER SYSTEM RESET exchange.batch_delay;
 ALTER SYSTEM RESET exchange.batch_siblings;
 SELECT pg_reload_conf();

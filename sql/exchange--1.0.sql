@@ -305,10 +305,10 @@ CREATE FUNCTION exchange.engine_status()
                    acknowledger_pid int, durable_waits bigint,
                    woken_directly bigint, rows_by_place bigint,
                    rows_by_key bigint, wal_segments_prepared bigint,
-                   batch_delays bigint)
+                   batch_delays bigint, ack_delays bigint)
     AS 'MODULE_PATHNAME', 'engine_status' LANGUAGE C VOLATILE ROWS 1;
 COMMENT ON FUNCTION exchange.engine_status() IS
-    'the engine and the acknowledger (which wakes callers once their batch is durable): durable_waits = its flush + standby waits, woken_directly = batches whose callers the engine woke itself; rows_by_place / rows_by_key = rows the engine updated or deleted at their remembered TID / found through the primary key; wal_segments_prepared = WAL segment files the WAL preparer created before a writer needed them; batch_delays = times the engine waited exchange.batch_delay for more requests before a batch';
+    'the engine and the acknowledger (which wakes callers once their batch is durable): durable_waits = its flush + standby waits, woken_directly = batches whose callers the engine woke itself; rows_by_place / rows_by_key = rows the engine updated or deleted at their remembered TID / found through the primary key; wal_segments_prepared = WAL segment files the WAL preparer created before a writer needed them; batch_delays = times the engine waited exchange.batch_delay for more requests before a batch; ack_delays = times the acknowledger waited exchange.ack_delay before a round';
 
 CREATE FUNCTION exchange.wait_for_engine(timeout_ms int DEFAULT 10000)
     RETURNS boolean

@@ -214,6 +214,27 @@ AckTarget(XLogRecPtr *lsn, int *level)
 	return any;
 }
 
+/*
+ * Whether at least exchange.batch_siblings callers that made requests in
+ * the last 100 ms are neither waiting for this round nor queued for the
+ * engine: only then can a wait before the round gather more.
+ */
+static bool
+AckShouldWait(void)
+{
+	int64		active = pg_atomic_read_u32(&Exchange->active_callers);
+	int64		parked;
+	int64		queued;
+
+	SpinLockAcquire(&Exchange->acks.mutex);
+	parked = (int64) (Exchange->acks.tail - Exchange->acks.head);
+	SpinLockRelease(&Exchange->acks.mutex);
+	LWLockAcquire(Exchange->queue_lock, LW_SHARED);
+	queued = (int64) (Exchange->queue_tail - Exchange->queue_head);
+	LWLockRelease(Exchange->queue_lock);
+	return active - parked - queued >= exchange_batch_siblings;
+}
+
 /* Leaving: nobody would wake the callers still queued; wake them now. */
 static void
 AcknowledgerExit(int code, Datum arg)
@@ -234,6 +255,7 @@ AcknowledgerMain(Datum arg)
 {
 	int			procnos[256];
 	int			set_level = -1;
+	TimestampTz last_round_end = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -269,6 +291,23 @@ AcknowledgerMain(Datum arg)
 			continue;
 		}
 
+		/*
+		 * Let the round's flush and standby wait serve more batches: wait
+		 * until exchange.ack_delay has passed since the last round ended,
+		 * while enough other callers could still arrive.
+		 */
+		if (exchange_ack_delay > 0 && last_round_end != 0 && AckShouldWait())
+		{
+			long		since = (long) (GetCurrentTimestamp() - last_round_end);
+
+			if (since < exchange_ack_delay)
+			{
+				pg_usleep(exchange_ack_delay - since);
+				pg_atomic_fetch_add_u64(&Exchange->stats.ack_delays, 1);
+				(void) AckTarget(&target, &level);
+			}
+		}
+
 		/* one flush and one standby wait for everything queued so far */
 		XLogFlush(target);
 		if (level > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
@@ -291,6 +330,7 @@ AcknowledgerMain(Datum arg)
 			woken += n;
 		}
 		pg_atomic_fetch_add_u64(&Exchange->stats.ack_rounds, 1);
+		last_round_end = GetCurrentTimestamp();
 
 		/*
 		 * Nothing became durable (the standby settings changing under us,

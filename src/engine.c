@@ -368,6 +368,7 @@ NoteCallers(const Request *reqs, int n, TimestampTz now)
 			}
 		next_active_scan = TimestampTzPlusMilliseconds(now, ACTIVE_WINDOW_MS);
 	}
+	pg_atomic_write_u32(&Exchange->active_callers, (uint32) active_callers);
 	return callers;
 }
 

@@ -39,6 +39,7 @@ extern int	exchange_queue_size;
 extern int	exchange_batch_size;
 extern int	exchange_batch_delay;
 extern int	exchange_batch_siblings;
+extern int	exchange_ack_delay;
 extern int	exchange_request_timeout;
 extern int	exchange_expiry_interval;
 extern bool exchange_acknowledger;
@@ -196,6 +197,7 @@ typedef struct EngineStats
 	pg_atomic_uint64 rows_by_key;	/* ... found through the primary key */
 	pg_atomic_uint64 wal_segments_prepared;	/* by the WAL preparer */
 	pg_atomic_uint64 batch_delays;	/* waits of exchange.batch_delay */
+	pg_atomic_uint64 ack_delays;	/* waits of exchange.ack_delay */
 } EngineStats;
 
 /* A caller to wake once the commit ending at lsn is durable at level. */
@@ -230,6 +232,7 @@ typedef struct ExchangeShared
 	TimestampTz engine_started;
 	char		last_error[CORE_MESSAGE_LEN];
 	EngineStats stats;
+	pg_atomic_uint32 active_callers;	/* made requests in the last 100 ms */
 
 	uint64		queue_head;		/* next slot the engine takes */
 	uint64		queue_tail;		/* next slot a caller fills */

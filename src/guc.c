@@ -13,6 +13,7 @@ int			exchange_queue_size = 8192;
 int			exchange_batch_size = 1024;
 int			exchange_batch_delay = 200;
 int			exchange_batch_siblings = 8;
+int			exchange_ack_delay = 0;
 int			exchange_request_timeout = 10000;
 int			exchange_expiry_interval = 1000;
 bool		exchange_acknowledger = true;
@@ -68,6 +69,11 @@ GucInit(void)
 							"Callers that must be elsewhere for the engine to wait exchange.batch_delay (like commit_siblings).",
 							"Callers that made requests in the last 100 ms and are neither in the batch nor waiting for their answers to become durable: only they can arrive during the wait.",
 							&exchange_batch_siblings, 8, 0, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.ack_delay",
+							"Microseconds the acknowledger waits after a round before the next flush and standby wait, when other callers can still arrive.",
+							"One flush here and one on the synchronous standby then serve more batches; the same exchange.batch_siblings rule decides whether others can arrive.  0: the next round starts at once.",
+							&exchange_ack_delay, 0, 0, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("exchange.request_timeout",
 							"How long a request function waits for the engine's answer.",

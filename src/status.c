@@ -41,8 +41,8 @@ Datum
 engine_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[18];
-	bool		nulls[18];
+	Datum		values[19];
+	bool		nulls[19];
 	Datum		hist[8];
 	EngineState state;
 	int			procno;
@@ -103,6 +103,7 @@ engine_status(PG_FUNCTION_ARGS)
 	values[15] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.rows_by_key));
 	values[16] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.wal_segments_prepared));
 	values[17] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.batch_delays));
+	values[18] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.ack_delays));
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
