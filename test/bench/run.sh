@@ -168,10 +168,13 @@ percentiles() {
 		}'
 }
 
-# The log lines of calls that ended after the first second of the run
-# (5th field: the epoch second a call ended)
-after_first_second() {
-	cat "$@" | awk 'NR == FNR { if (FNR == 1 || $5 < t0) t0 = $5; next } $5 > t0' - <(cat "$@")
+# The log lines of the calls that ended strictly between the run's first
+# and last second (5th field: the epoch second a call ended): the steady
+# part of a run, without the seconds in which the clients' connections
+# start and end
+steady_seconds() {
+	cat "$@" | awk 'NR == FNR { if (FNR == 1 || $5 < t0) t0 = $5; if (FNR == 1 || $5 > t1) t1 = $5; next }
+		$5 > t0 && $5 < t1' - <(cat "$@")
 }
 
 # CPU ticks this machine has been busy so far (user, nice, system, irq,
@@ -468,12 +471,13 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	SB_ROUNDS[$label-$c]=$(( ($(durable_waits) - w0) / SECONDS_PER_RUN ))
 	SB_WAL[$label-$c]=$(( $(wal_bytes "$lsn0" "$(wal_lsn)") / ($(engine_requests) - req0) ))
 	read -r SB_P50[$label-$c] SB_P99[$label-$c] SB_P999[$label-$c] < <(percentiles "$WORK/log-$label-$c"/tx.*)
-	# the same without the calls that ended in the run's first second:
-	# there the clients' new connections fill their caches, all at once
-	# (about 1 ms of CPU each to prepare and make its first call), which a gateway's
-	# pooled connections have done long before.  Reported beside the
-	# whole run's figures, never instead of them.
-	read -r _ SB_P99W[$label-$c] SB_P999W[$label-$c] < <(after_first_second "$WORK/log-$label-$c"/tx.* | percentiles)
+	# the same without the calls that ended in the run's first or last
+	# second: there the clients' new connections prepare their statement
+	# and make their first call all at once (about 1 ms of CPU each), and
+	# then close and exit (pgbench -T ends them together), which a
+	# gateway's pooled connections do not.  Reported beside the whole
+	# run's figures, never instead of them.
+	read -r _ SB_P99W[$label-$c] SB_P999W[$label-$c] < <(steady_seconds "$WORK/log-$label-$c"/tx.* | percentiles)
 	# where a tail comes from: the run's slowest seconds (offset, worst
 	# latency, calls in it)
 	SLOW[$label-$c]=$(cat "$WORK/log-$label-$c"/tx.* | awk '
@@ -481,7 +485,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		END { for (s in m) printf "%d %d %d\n", s - t0, m[s] / 1000, n[s] }' |
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	rm -rf "$WORK/log-$label-$c"
-	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms (after the first second: p99 ${SB_P99W[$label-$c]}, p99.9 ${SB_P999W[$label-$c]} ms), ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, ${SB_ROUNDS[$label-$c]} durable waits/s, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
+	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms (steady seconds: p99 ${SB_P99W[$label-$c]}, p99.9 ${SB_P999W[$label-$c]} ms), ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, ${SB_ROUNDS[$label-$c]} durable waits/s, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
 }
@@ -664,7 +668,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					fi
 					if [ "$AB_LOAD" = place_order ]; then
 						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (after the first second ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (steady seconds ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
 					else
 						script=place_orders_doc.sql
 						[ "$AB_LOAD" = quote ] && script=place_orders_quote.sql
@@ -773,10 +777,10 @@ done
 echo "(steal_%: the share of the CPUs the hypervisor gave to others during the place_order / place_orders run)"
 for r in $RATES; do
 	k=rate$r-$RATE_CLIENTS
-	echo "offered $r orders/s at $RATE_CLIENTS clients with the standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms (after the first second: p99 ${SB_P99W[$k]}, p99.9 ${SB_P999W[$k]} ms), steal ${SB_STEAL[$k]}% of the CPUs"
+	echo "offered $r orders/s at $RATE_CLIENTS clients with the standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms (steady seconds, without the first and the last: p99 ${SB_P99W[$k]}, p99.9 ${SB_P999W[$k]} ms), steal ${SB_STEAL[$k]}% of the CPUs"
 done
 k=nosb-rate${BENCH_RATE:-10000}-${BENCH_RATE_CLIENTS:-32}
-echo "offered ${BENCH_RATE:-10000} orders/s at ${BENCH_RATE_CLIENTS:-32} clients without a standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms (after the first second: p99 ${SB_P99W[$k]}, p99.9 ${SB_P999W[$k]} ms), steal ${SB_STEAL[$k]}% of the CPUs"
+echo "offered ${BENCH_RATE:-10000} orders/s at ${BENCH_RATE_CLIENTS:-32} clients without a standby: achieved $(printf %.0f "${SB_ORDERS[$k]}"), p50 ${SB_P50[$k]} ms, p99 ${SB_P99[$k]} ms, p99.9 ${SB_P999[$k]} ms (steady seconds, without the first and the last: p99 ${SB_P99W[$k]}, p99.9 ${SB_P999W[$k]} ms), steal ${SB_STEAL[$k]}% of the CPUs"
 for c in $CLIENTS; do
 	echo "machine CPU per call, clients=$c: place_order ${MCPU[$c]} us (no standby), ${SB_CPU[orders-sb-$c]} us (standby); SELECT 1 ${SELECT1_CPU[$c]} us"
 done
