@@ -1,7 +1,5 @@
 #include "exchange.h"
 
-#include <malloc.h>
-
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
@@ -418,17 +416,6 @@ EngineMain(Datum arg)
 	/* and planning each batch's statements anew cost a fifth of its time */
 	SetConfigOption("plan_cache_mode", "force_generic_plan", PGC_SUSET,
 					PGC_S_OVERRIDE);
-
-	/*
-	 * Keep the memory a batch frees.  Each batch builds its rows, slots and
-	 * tuples in transaction memory that is freed at commit; glibc handed
-	 * the larger blocks back to the kernel (munmap, or brk trimming the
-	 * heap) and the next batch faulted every page in again: about 74 page
-	 * faults a batch in place_orders, most of the engine's.  With fixed
-	 * thresholds the heap keeps what the largest batch needed.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 
 	engine_cxt = AllocSetContextCreate(TopMemoryContext, "exchange engine",
 									   ALLOCSET_DEFAULT_SIZES);
