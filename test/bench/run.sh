@@ -620,7 +620,13 @@ CONF
 # BENCH_AB_LOAD: place_order (the default), place_orders (ready
 # documents) or quote (the requoting market makers).  On a shared
 # machine whose speed drifts, alternation is what makes two variants
-# comparable; orders/s of separate runs are not.
+# comparable; orders/s of separate runs are not.  The pairs run ABBA (A
+# first in odd rounds, B first in even ones): a server gets slower as its
+# tables grow, and a fixed order gave the first variant of every pair
+# the faster half (a sorted-writes A/B on 2026-11-22 had to be run twice,
+# once each way round, to see it).  The summary adds each variant's mean
+# engine and machine CPU per order, steadier than orders/s, and in how
+# many rounds A used less engine CPU than B.
 AB_SETTING=${BENCH_AB_SETTING:-exchange.acknowledger}
 AB_LOAD=${BENCH_AB_LOAD:-place_order}
 # BENCH_AB_RATE=N: the place_order load offered at N calls/s (pgbench -R),
@@ -656,8 +662,11 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 		[ "$phase" = standby ] && start_standby
 		for c in $CLIENTS; do
 			sum_on=0 sum_off=0
+			declare -A AB_ENG=() AB_CPU=()
 			for r in $(seq 1 "$AB_ROUNDS"); do
-				for mode in on off; do
+				order="on off"
+				[ $((r % 2)) -eq 0 ] && order="off on"
+				for mode in $order; do
 					ab_variant "$mode"
 					k=ab-$phase-$mode-$r
 					if [ "$AB_LOAD" = place_order ] && [ -n "$AB_RATE" ]; then
@@ -668,18 +677,27 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					fi
 					if [ "$AB_LOAD" = place_order ]; then
 						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
+						AB_ENG[$mode-$r]=${SB_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${SB_CPU[$k-$c]}
 						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (steady seconds ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
 					else
 						script=place_orders_doc.sql
 						[ "$AB_LOAD" = quote ] && script=place_orders_quote.sql
 						bench_batch "$k" "$c" "$script" >/dev/null
 						v=$(printf %.0f "${BATCH[$k-$c]}")
+						AB_ENG[$mode-$r]=${BATCH_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${BATCH_CPU[$k-$c]}
 						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), steal ${BATCH_STEAL[$k-$c]}%"
 					fi
 					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
 				done
 			done
 			echo "ab: $phase clients=$c $(ab_name on) $((sum_on / AB_ROUNDS)) orders/s, $(ab_name off) $((sum_off / AB_ROUNDS)) orders/s (mean of $AB_ROUNDS alternating runs)"
+			for r in $(seq 1 "$AB_ROUNDS"); do
+				echo "${AB_ENG[on-$r]} ${AB_ENG[off-$r]} ${AB_CPU[on-$r]} ${AB_CPU[off-$r]}"
+			done | awk -v a="$(ab_name on)" -v b="$(ab_name off)" -v p="$phase" -v c="$c" '
+				{ ea += $1; eb += $2; ma += $3; mb += $4; if ($1 < $2) w++ }
+				END { printf "ab: %s clients=%d per order, mean of %d rounds: %s engine %.2f us, machine %.2f us; %s engine %.2f us, machine %.2f us; %s used less engine CPU in %d of %d rounds\n",
+					p, c, NR, a, ea / NR, ma / NR, b, eb / NR, mb / NR, a, w, NR }'
+			unset AB_ENG AB_CPU
 		done
 	done
 	[ -n "${BENCH_AB_A_SQL:-}" ] || [ -n "${BENCH_AB_A_VALUE:-}" ] || set_setting "$AB_SETTING" on
