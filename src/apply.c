@@ -897,41 +897,17 @@ ApplyExpire(void)
 	CoreExpire(Exchange->core, batch_now, INT32_MAX, &sink);
 }
 
-static int
-BatchOrderCompare(const void *a, const void *b)
-{
-	int64		x = (*(BatchOrder *const *) a)->id;
-	int64		y = (*(BatchOrder *const *) b)->id;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * Write everything the batch changed.  The orders go out in the order
- * they were placed (by id), not in the hash map's order: then their
- * primary key entries are appended at the end of the index one after the
- * other, and the entries of one place_orders call (one account) in the
- * account index land on the same leaf page in a row.  In the hash map's
- * order the same batch cost the engine 4.41 against 3.86 µs per order
- * (place_orders, 32 clients with the standby, eight alternating pairs).
- */
+/* Write everything the batch changed. */
 void
 ApplyFlush(void)
 {
 	HASH_SEQ_STATUS seq;
 	BatchOrder *e;
-	long		n = hash_get_num_entries(batch_orders);
-	BatchOrder **orders = MemoryContextAlloc(batch_cxt,
-											 sizeof(BatchOrder *) * Max(n, 1));
-	long		k = 0;
 
 	hash_seq_init(&seq, batch_orders);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		orders[k++] = e;
-	qsort(orders, k, sizeof(BatchOrder *), BatchOrderCompare);
-	for (long i = 0; i < k; i++)
-		PersistOrder(writes, &orders[i]->order,
-					 orders[i]->client_order_id[0] ? orders[i]->client_order_id : NULL,
-					 orders[i]->is_new);
+		PersistOrder(writes, &e->order,
+					 e->client_order_id[0] ? e->client_order_id : NULL,
+					 e->is_new);
 	PersistFlush(writes, Exchange->core, batch_now);
 }
