@@ -44,6 +44,7 @@ extern int	exchange_request_timeout;
 extern int	exchange_expiry_interval;
 extern bool exchange_acknowledger;
 extern bool exchange_row_places;
+extern bool exchange_index_order;
 extern int	exchange_wal_segments_ahead;
 
 extern void GucInit(void);

@@ -18,6 +18,7 @@ int			exchange_request_timeout = 10000;
 int			exchange_expiry_interval = 1000;
 bool		exchange_acknowledger = true;
 bool		exchange_row_places = true;
+bool		exchange_index_order = true;
 int			exchange_wal_segments_ahead = 2;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
@@ -94,6 +95,11 @@ GucInit(void)
 							 "The engine updates and deletes its rows at the TID it remembered for them.",
 							 "Off: it finds every row through its primary key, as SQL would (for comparison, or to rule the shortcut out).",
 							 &exchange_row_places, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("exchange.index_order",
+							 "The engine inserts a batch's new index entries one index at a time, each B-tree's in its key order.",
+							 "Off: row by row in the batch's order, as ExecInsertIndexTuples does (for comparison; the same entries).",
+							 &exchange_index_order, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("exchange.wal_segments_ahead",
 							"WAL segment files kept ready after the one being written.",

@@ -5,6 +5,9 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/nbtree.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -18,6 +21,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/sortsupport.h"
 #include "utils/syscache.h"
 
 /*
@@ -26,7 +30,8 @@
  * statement per table per batch cost more in executor start-up, arrays
  * and joins than the rows themselves.  What SQL would have enforced is
  * enforced here too: NOT NULL and CHECK constraints (ExecConstraints),
- * unique indexes (ExecInsertIndexTuples), and an update or delete that
+ * unique indexes (index_insert's check, or ExecInsertIndexTuples' for an
+ * index it cannot insert into itself), and an update or delete that
  * finds no row is an error.  The rows are exactly the ones the former
  * INSERT ... SELECT FROM unnest and UPDATE ... FROM unnest statements
  * wrote.  The tables have no triggers; one added later is refused rather
@@ -623,6 +628,153 @@ SlotSetColumn(TableWrite *t, TupleTableSlot *slot, const Rows *r, int row,
 		slot->tts_values[a] = r->values[i];
 }
 
+/*
+ * True when every index of the table takes its entries from plain columns,
+ * unconditionally, with an immediate uniqueness check if any: then the
+ * engine can insert the entries one index at a time (below) and do no less
+ * than ExecInsertIndexTuples would.  An expression, partial, exclusion or
+ * deferrable index a DBA adds sends the rows through ExecInsertIndexTuples.
+ */
+static bool
+IndexesArePlain(ResultRelInfo *rri)
+{
+	for (int x = 0; x < rri->ri_NumIndices; x++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[x];
+		Relation	index = rri->ri_IndexRelationDescs[x];
+
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
+			ii->ii_ExclusionOps != NULL ||
+			(index->rd_index->indisunique && !index->rd_index->indimmediate))
+			return false;
+	}
+	return true;
+}
+
+typedef struct IndexOrder
+{
+	int			nkeys;			/* key columns compared */
+	int			stride;			/* columns per row (with INCLUDE's) */
+	const Datum *values;
+	const bool *isnull;
+	SortSupport ssup;			/* nkeys */
+	TupleTableSlot **slots;		/* the rows, for their TIDs */
+} IndexOrder;
+
+/* Rows by their index key, then by TID. */
+static int
+IndexOrderCompare(const void *a, const void *b, void *arg)
+{
+	const IndexOrder *o = arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	for (int k = 0; k < o->nkeys; k++)
+	{
+		int			c = ApplySortComparator(o->values[x * o->stride + k],
+											o->isnull[x * o->stride + k],
+											o->values[y * o->stride + k],
+											o->isnull[y * o->stride + k],
+											&o->ssup[k]);
+
+		if (c != 0)
+			return c;
+	}
+	return ItemPointerCompare(&o->slots[x]->tts_tid, &o->slots[y]->tts_tid);
+}
+
+/*
+ * The index entries of rows just inserted, one index at a time, each
+ * B-tree's in its own key order.  The batch's rows come in its hash map's
+ * order, which is what scatters one call's orders over the batch's heap
+ * pages and keeps their later cancellation HOT.  In that order the
+ * primary key's new entries split its pages mid-page half the time, and
+ * successive entries of the account index went to different accounts'
+ * leaf pages.  In key order a primary key's new ids (the largest yet) go
+ * to the right end one after the other (btree's fast path for the
+ * rightmost leaf; splits there keep pages full), and one account's orders
+ * go to its leaf page in a row, their TIDs ascending, so they extend its
+ * posting list.  Rows with equal keys go in TID order.  Measured with the
+ * standby, six ABBA rounds each (exchange.index_order on against off):
+ * place_orders engine 4.40 against 4.87 us per order (6 of 6 rounds),
+ * requote 11.01 against 12.00 (4 of 6), place_order 31.2 against 32.0
+ * (4 of 6).  Sorting the heap rows too was faster still for place_orders
+ * but packed one call's orders onto a page or two, and their cancellation
+ * (a market maker's requote) then no longer fitted the pages' free space:
+ * not HOT, 13.46 against 11.93 us per order.
+ */
+static void
+RowsInsertIndexEntries(TableWrite *t, const Rows *r, TupleTableSlot **slots)
+{
+	ResultRelInfo *rri = t->rri;
+	int			n = r->n;
+	int			width = 1;
+	int		   *order = palloc(sizeof(int) * n);
+	Datum	   *values;
+	bool	   *isnull;
+
+	for (int x = 0; x < rri->ri_NumIndices; x++)
+		width = Max(width, rri->ri_IndexRelationInfo[x]->ii_NumIndexAttrs);
+	values = palloc(sizeof(Datum) * n * width);
+	isnull = palloc(sizeof(bool) * n * width);
+
+	for (int x = 0; x < rri->ri_NumIndices; x++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[x];
+		Relation	index = rri->ri_IndexRelationDescs[x];
+		IndexUniqueCheck check = index->rd_index->indisunique ?
+			UNIQUE_CHECK_YES : UNIQUE_CHECK_NO;
+		int			natts = ii->ii_NumIndexAttrs;
+
+		if (!ii->ii_ReadyForInserts)
+			continue;			/* being built concurrently */
+		for (int i = 0; i < n; i++)
+		{
+			FormIndexDatum(ii, slots[i], NULL, &values[i * natts],
+						   &isnull[i * natts]);
+			order[i] = i;
+		}
+		if (n > 1 && index->rd_rel->relam == BTREE_AM_OID)
+		{
+			IndexOrder	o;
+			int			nkeys = ii->ii_NumIndexKeyAttrs;
+
+			o.nkeys = nkeys;
+			o.stride = natts;
+			o.values = values;
+			o.isnull = isnull;
+			o.slots = slots;
+			o.ssup = palloc0(sizeof(SortSupportData) * nkeys);
+			for (int k = 0; k < nkeys; k++)
+			{
+				int16		opt = index->rd_indoption[k];
+
+				o.ssup[k].ssup_cxt = CurrentMemoryContext;
+				o.ssup[k].ssup_collation = index->rd_indcollation[k];
+				o.ssup[k].ssup_nulls_first = (opt & INDOPTION_NULLS_FIRST) != 0;
+				o.ssup[k].ssup_attno = k + 1;
+				PrepareSortSupportFromIndexRel(index,
+											   (opt & INDOPTION_DESC) != 0 ?
+											   BTGreaterStrategyNumber :
+											   BTLessStrategyNumber,
+											   &o.ssup[k]);
+			}
+			qsort_arg(order, n, sizeof(int), IndexOrderCompare, &o);
+			pfree(o.ssup);
+		}
+		for (int k = 0; k < n; k++)
+		{
+			int			i = order[k];
+
+			index_insert(index, &values[i * natts], &isnull[i * natts],
+						 &slots[i]->tts_tid, t->rel, check, false, ii);
+		}
+	}
+	pfree(order);
+	pfree(values);
+	pfree(isnull);
+}
+
 /* Insert the collected rows: one multi-insert, then their index entries. */
 static void
 RowsInsert(EState *estate, Oid nsp, const Rows *r)
@@ -633,6 +785,7 @@ RowsInsert(EState *estate, Oid nsp, const Rows *r)
 	TupleDesc	slot_desc;
 	const TupleTableSlotOps *ops;
 	bool		check;
+	bool		per_index;
 
 	if (r->n == 0)
 		return;
@@ -665,6 +818,10 @@ RowsInsert(EState *estate, Oid nsp, const Rows *r)
 	}
 	table_multi_insert(t.rel, slots, r->n, GetCurrentCommandId(true), 0,
 					   NULL);
+	per_index = t.rri->ri_NumIndices > 0 && exchange_index_order &&
+		IndexesArePlain(t.rri);
+	if (per_index)
+		RowsInsertIndexEntries(&t, r, slots);
 	for (int i = 0; i < r->n; i++)
 	{
 		/*
@@ -676,7 +833,7 @@ RowsInsert(EState *estate, Oid nsp, const Rows *r)
 
 		if (remember)
 			ROW_PLACE_PREFETCH(r, i);
-		if (t.rri->ri_NumIndices > 0)
+		if (t.rri->ri_NumIndices > 0 && !per_index)
 			list_free(ExecInsertIndexTuples(t.rri, slots[i], estate, false,
 											false, NULL, NIL));
 		if (remember)

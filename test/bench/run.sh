@@ -395,7 +395,7 @@ SELECT x.d, jsonb_agg(jsonb_build_object(
  GROUP BY x.d;
 ANALYZE bench_quote;
 SQL
-declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE
+declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE BATCH_WAL
 # What became of the orders of a place_orders run (those with ids above
 # the mark taken before it): a figure of orders/s means little without
 # how many rested, traded, were cancelled by self-trade prevention (the
@@ -438,9 +438,10 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	BATCH_STEAL[$1-$c]=$(( ($(steal_ticks) - s0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
 	BATCH_CPU[$1-$c]=$(echo "scale=2; ($(machine_cpu_ticks) - $m0) * 1000000 / $CLK_TCK / $n" | bc)
 	BATCH_ENGINE[$1-$c]=$(echo "scale=2; ($(engine_cpu_ticks) - $e0) * 1000000 / $CLK_TCK / $n" | bc)
+	BATCH_WAL[$1-$c]=$(( $(wal_bytes "$l0" "$(wal_lsn)") / n ))
 	echo "   place_orders ($BATCH_N per call, $script, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
 		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]}$(replay_note "$rp0" "$n"))," \
-		"$(( $(wal_bytes "$l0" "$(wal_lsn)") / n )) WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
+		"${BATCH_WAL[$1-$c]} WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
 }
 declare -A SB_ROUNDS SB_BATCH SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_P99W SB_P999W SB_WAL SB_CPU SLOW SB_STEAL
@@ -678,14 +679,14 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					if [ "$AB_LOAD" = place_order ]; then
 						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
 						AB_ENG[$mode-$r]=${SB_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${SB_CPU[$k-$c]}
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (steady seconds ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (steady seconds ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_WAL[$k-$c]} WAL bytes/order, ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
 					else
 						script=place_orders_doc.sql
 						[ "$AB_LOAD" = quote ] && script=place_orders_quote.sql
 						bench_batch "$k" "$c" "$script" >/dev/null
 						v=$(printf %.0f "${BATCH[$k-$c]}")
 						AB_ENG[$mode-$r]=${BATCH_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${BATCH_CPU[$k-$c]}
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), steal ${BATCH_STEAL[$k-$c]}%"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), ${BATCH_WAL[$k-$c]} WAL bytes/order, steal ${BATCH_STEAL[$k-$c]}%"
 					fi
 					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
 				done
