@@ -8,6 +8,7 @@
 #include "access/nbtree.h"
 #include "catalog/index.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
@@ -653,35 +654,53 @@ IndexesArePlain(ResultRelInfo *rri)
 
 typedef struct IndexOrder
 {
+	int			first;			/* first key column compared by value */
 	int			nkeys;			/* key columns compared */
 	int			stride;			/* columns per row (with INCLUDE's) */
 	const Datum *values;
 	const bool *isnull;
 	SortSupport ssup;			/* nkeys */
-	TupleTableSlot **slots;		/* the rows, for their TIDs */
 } IndexOrder;
 
-/* Rows by their index key, then by TID. */
-static int
-IndexOrderCompare(const void *a, const void *b, void *arg)
+/*
+ * A row to sort: its first key column as an integer when that column is
+ * an integer in ascending order without NULLs (a primary key, account_id:
+ * then most comparisons end here), else 0; its TID, packed, breaks ties.
+ */
+typedef struct IndexSortItem
 {
-	const IndexOrder *o = arg;
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
+	int64		key;
+	uint64		tid;
+	int			row;
+} IndexSortItem;
 
-	for (int k = 0; k < o->nkeys; k++)
+static inline int
+IndexItemCompare(const IndexSortItem *a, const IndexSortItem *b,
+				 const IndexOrder *o)
+{
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	for (int k = o->first; k < o->nkeys; k++)
 	{
-		int			c = ApplySortComparator(o->values[x * o->stride + k],
-											o->isnull[x * o->stride + k],
-											o->values[y * o->stride + k],
-											o->isnull[y * o->stride + k],
+		int			c = ApplySortComparator(o->values[a->row * o->stride + k],
+											o->isnull[a->row * o->stride + k],
+											o->values[b->row * o->stride + k],
+											o->isnull[b->row * o->stride + k],
 											&o->ssup[k]);
 
 		if (c != 0)
 			return c;
 	}
-	return ItemPointerCompare(&o->slots[x]->tts_tid, &o->slots[y]->tts_tid);
+	return (a->tid > b->tid) - (a->tid < b->tid);
 }
+
+#define ST_SORT sort_index_items
+#define ST_ELEMENT_TYPE IndexSortItem
+#define ST_COMPARE_ARG_TYPE const IndexOrder
+#define ST_COMPARE(a, b, arg) IndexItemCompare(a, b, arg)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * The index entries of rows just inserted, one index at a time, each
@@ -709,7 +728,7 @@ RowsInsertIndexEntries(TableWrite *t, const Rows *r, TupleTableSlot **slots)
 	ResultRelInfo *rri = t->rri;
 	int			n = r->n;
 	int			width = 1;
-	int		   *order = palloc(sizeof(int) * n);
+	IndexSortItem *items = palloc(sizeof(IndexSortItem) * n);
 	Datum	   *values;
 	bool	   *isnull;
 
@@ -725,27 +744,39 @@ RowsInsertIndexEntries(TableWrite *t, const Rows *r, TupleTableSlot **slots)
 		IndexUniqueCheck check = index->rd_index->indisunique ?
 			UNIQUE_CHECK_YES : UNIQUE_CHECK_NO;
 		int			natts = ii->ii_NumIndexAttrs;
+		Oid			type0 = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+		bool		by_value = index->rd_rel->relam == BTREE_AM_OID &&
+			index->rd_opfamily[0] == INTEGER_BTREE_FAM_OID &&
+			index->rd_indoption[0] == 0 &&
+			(type0 == INT8OID || type0 == INT4OID || type0 == INT2OID);
 
 		if (!ii->ii_ReadyForInserts)
 			continue;			/* being built concurrently */
 		for (int i = 0; i < n; i++)
 		{
+			ItemPointer tid = &slots[i]->tts_tid;
+
 			FormIndexDatum(ii, slots[i], NULL, &values[i * natts],
 						   &isnull[i * natts]);
-			order[i] = i;
+			items[i].row = i;
+			items[i].tid = ((uint64) ItemPointerGetBlockNumber(tid) << 16) |
+				ItemPointerGetOffsetNumber(tid);
+			items[i].key = 0;
+			if (by_value && isnull[i * natts])
+				by_value = false;
 		}
 		if (n > 1 && index->rd_rel->relam == BTREE_AM_OID)
 		{
 			IndexOrder	o;
 			int			nkeys = ii->ii_NumIndexKeyAttrs;
 
+			o.first = by_value ? 1 : 0;
 			o.nkeys = nkeys;
 			o.stride = natts;
 			o.values = values;
 			o.isnull = isnull;
-			o.slots = slots;
 			o.ssup = palloc0(sizeof(SortSupportData) * nkeys);
-			for (int k = 0; k < nkeys; k++)
+			for (int k = o.first; k < nkeys; k++)
 			{
 				int16		opt = index->rd_indoption[k];
 
@@ -759,18 +790,26 @@ RowsInsertIndexEntries(TableWrite *t, const Rows *r, TupleTableSlot **slots)
 											   BTLessStrategyNumber,
 											   &o.ssup[k]);
 			}
-			qsort_arg(order, n, sizeof(int), IndexOrderCompare, &o);
+			if (by_value)
+				for (int i = 0; i < n; i++)
+				{
+					Datum		v = values[i * natts];
+
+					items[i].key = type0 == INT8OID ? DatumGetInt64(v) :
+						type0 == INT4OID ? DatumGetInt32(v) : DatumGetInt16(v);
+				}
+			sort_index_items(items, n, &o);
 			pfree(o.ssup);
 		}
 		for (int k = 0; k < n; k++)
 		{
-			int			i = order[k];
+			int			i = items[k].row;
 
 			index_insert(index, &values[i * natts], &isnull[i * natts],
 						 &slots[i]->tts_tid, t->rel, check, false, ii);
 		}
 	}
-	pfree(order);
+	pfree(items);
 	pfree(values);
 	pfree(isnull);
 }
