@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PGSERVER_SH = os.path.join(HERE, '..', 'lib', 'pgserver.sh')
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 from trading import (MARKETS, Checks, Results, Trader, check_committed,  # noqa: E402
+                     check_indexes,
                      create_catalogue, log, open_snapshot, short)
 
 
@@ -140,6 +141,10 @@ class CrashTrader(Trader):
     coid_prefix = 'ct'
     # cancel_all: 0.2 % of the requests, 15.2 % while no order is open
     cancel_all_below = 0.152
+    # place_orders of 16-48 orders: 1 % of the requests, about a quarter
+    # of the orders (the engine's batches then hold tens of rows a table,
+    # and write their index entries sorted: exchange.index_order)
+    batch_below = 0.162
 
     def __init__(self, tid, server, accounts, results, stop_new, deadline,
                  seed):
@@ -220,6 +225,9 @@ def verify(server, results, deposited, kills, min_kills):
     c.check('server log free of PANIC/TRAP/crashes/failed batches', log_problems)
 
     conn.rollback()
+    conn.close()
+    conn = server.connect('crash-amcheck', autocommit=True)
+    check_indexes(c, conn)
     conn.close()
     return c, n_lost, n_dups
 

@@ -11,6 +11,7 @@ connects and when it stops.
 """
 
 import datetime
+import json
 import random
 import sys
 import threading
@@ -72,6 +73,18 @@ AMEND_SQL = """
 SELECT order_id, status::text, executed_quantity, remaining_quantity
   FROM exchange.amend_order(%s, %s, %s::numeric)
 """
+# place_orders: one document of orders, one row per order in input order
+BATCH_SQL = """
+SELECT order_id, status::text, executed_quantity, remaining_quantity,
+       error_code, error_message
+  FROM exchange.place_orders(%s::jsonb) ORDER BY ordinal
+"""
+# PLACE_SQL's parameter -> place_orders' key (place_order's argument name)
+BATCH_KEYS = {'account': 'account_id', 'market': 'market', 'side': 'side',
+              'quantity': 'quantity', 'price': 'price', 'type': 'type',
+              'tif': 'time_in_force', 'post_only': 'post_only',
+              'coid': 'client_order_id', 'stp': 'stp',
+              'quote_quantity': 'quote_quantity'}
 ORDERS_SQL = """
 SELECT order_id, account_id, market, side::text, type::text, price, quantity,
        executed_quantity, status::text, client_order_id, created_at
@@ -91,7 +104,11 @@ def log(msg):
 
 def classify(exc, unknown_codes=UNKNOWN_CODES):
     """'unknown', 'definitive' or 'unexpected' for a psycopg2 error."""
-    code = getattr(exc, 'pgcode', None)
+    return classify_code(getattr(exc, 'pgcode', None), unknown_codes)
+
+
+def classify_code(code, unknown_codes=UNKNOWN_CODES):
+    """The same for a SQLSTATE (None: the connection was lost)."""
     if code is None:
         return 'unknown'            # connection lost: no SQLSTATE at all
     if code in unknown_codes or code.startswith(UNKNOWN_CLASSES):
@@ -148,6 +165,11 @@ class Trader(threading.Thread):
 
     coid_prefix = 't'
     unknown_codes = UNKNOWN_CODES
+    # the share of actions that are one place_orders call of batch_size
+    # orders (above cancel_all_below; 0: none); an order of a call whose
+    # outcome is unknown is retried alone, with place_order
+    batch_below = 0.0
+    batch_size = (16, 48)
     retry_pause = 0.02              # seconds after an unknown outcome
     reconnect_pause = 0.05          # seconds after a failed connect
     rate = 0                        # new requests per second, at most (0: any)
@@ -267,39 +289,88 @@ class Trader(threading.Thread):
         node = self.node
         cls, out = self.run_sql(PLACE_SQL, req.params)
         if cls == 'ok':
-            order_id, status, executed, remaining = out
-            req.state = 'acked'
-            req.order_id = order_id
-            req.acked_at = now()
-            req.acked_node = node
-            self.snapshot(order_id, req.params['account'], status, executed,
-                          'place %s%s' % (req.coid, ' (retry)' if retry else ''))
-            if status in OPEN_STATUSES:
-                self.open_orders[order_id] = (req.params['account'],
-                                              req.params['market'],
-                                              executed + remaining, executed)
-            if req in self.pending:
-                self.pending.remove(req)
-            return
+            self.placed(req, node, retry, *out)
+        else:
+            self.not_placed(req, cls, getattr(out, 'pgcode', None),
+                            short(out))
+            if cls != 'definitive':
+                time.sleep(self.retry_pause)
+
+    def placed(self, req, node, retry, order_id, status, executed, remaining):
+        req.state = 'acked'
+        req.order_id = order_id
+        req.acked_at = now()
+        req.acked_node = node
+        self.snapshot(order_id, req.params['account'], status, executed,
+                      'place %s%s' % (req.coid, ' (retry)' if retry else ''))
+        if status in OPEN_STATUSES:
+            self.open_orders[order_id] = (req.params['account'],
+                                          req.params['market'],
+                                          executed + remaining, executed)
+        if req in self.pending:
+            self.pending.remove(req)
+
+    def not_placed(self, req, cls, code, text):
+        """A refusal (cls 'definitive'), or an outcome not known: then req
+        waits in self.pending to be sent again."""
         if cls == 'definitive':
             req.state = 'refused'
-            req.error = out.pgcode
-            self.results.count('refused_' + out.pgcode)
+            req.error = code
+            self.results.count('refused_' + code)
             if req in self.pending:
                 self.pending.remove(req)
             return
         if cls == 'unexpected':
             with self.results.lock:
-                self.results.unexpected.append(('place ' + req.coid,
-                                                short(out)))
+                self.results.unexpected.append(('place ' + req.coid, text))
         req.unknowns += 1
         if req.first_unknown is None:
             req.first_unknown = datetime.datetime.now(datetime.timezone.utc)
-        self.results.count('unknown_' + (getattr(out, 'pgcode', None)
-                                          or 'connection'))
+        self.results.count('unknown_' + (code or 'connection'))
         if req not in self.pending:
             self.pending.append(req)
-        time.sleep(self.retry_pause)
+
+    def send_batch(self):
+        """One place_orders call of new orders; each row is its order's
+        answer.  If the call as a whole fails, every order in it is
+        refused (a definitive error) or pending (then retried alone)."""
+        reqs = [self.new_place()
+                for _ in range(self.rng.randint(*self.batch_size))]
+        with self.results.lock:
+            self.results.places.extend(reqs)
+        doc = json.dumps([{BATCH_KEYS[k]: v for k, v in r.params.items()
+                           if v is not None} for r in reqs])
+        for r in reqs:
+            r.attempts += 1
+        self.results.count('batch_calls')
+        node = self.node
+        try:
+            cur = self.conn.cursor()
+            cur.execute(BATCH_SQL, (doc,))
+            rows = cur.fetchall()
+            cur.close()
+        except psycopg2.Error as e:
+            cls = classify(e, self.unknown_codes)
+            if self.drop_after(cls, e):
+                self.drop_conn()
+            for r in reqs:
+                self.not_placed(r, cls, e.pgcode, short(e))
+            if cls != 'definitive':
+                time.sleep(self.retry_pause)
+            return
+        if len(rows) != len(reqs):
+            with self.results.lock:
+                self.results.unexpected.append(
+                    ('place_orders', '%d rows for %d orders'
+                     % (len(rows), len(reqs))))
+        for r, (order_id, status, executed, remaining, code, text) in \
+                zip(reqs, rows):
+            if code is None:
+                self.placed(r, node, False, order_id, status, executed,
+                            remaining)
+            else:
+                self.not_placed(r, classify_code(code, self.unknown_codes),
+                                code, '%s: %s' % (code, text))
 
     def snapshot(self, order_id, account, status, executed, what):
         with self.results.lock:
@@ -393,6 +464,8 @@ class Trader(threading.Thread):
                 self.send_amend()
             elif r < self.cancel_all_below:
                 self.send_cancel_all()
+            elif r < self.batch_below:
+                self.send_batch()
             else:
                 req = self.new_place()
                 with self.results.lock:
@@ -632,6 +705,29 @@ def check_answers(c, results, orders, engine_open):
         unexpected = list(results.unexpected)
         results.unexpected.clear()
     c.check('no unexpected errors', ['%s: %s' % u for u in unexpected])
+
+
+def check_indexes(c, conn):
+    """Every B-tree of the exchange's tables is sound and holds an entry
+    for every row of its table (amcheck's bt_index_check with
+    heapallindexed).  conn: an autocommit connection of a superuser."""
+    cur = conn.cursor()
+    cur.execute('CREATE EXTENSION IF NOT EXISTS amcheck')
+    cur.execute("SELECT c.oid::regclass::text FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_class t ON t.oid = i.indrelid "
+                "JOIN pg_am am ON am.oid = c.relam "
+                "WHERE t.relnamespace = 'exchange'::regnamespace "
+                "AND am.amname = 'btree' ORDER BY 1")
+    names = [r[0] for r in cur.fetchall()]
+    problems = []
+    for name in names:
+        try:
+            cur.execute('SELECT bt_index_check(%s::regclass, true)', (name,))
+        except psycopg2.Error as e:
+            problems.append('%s: %s' % (name, str(e).strip()))
+    c.check('every B-tree of the exchange (%d) holds every row of its table '
+            '(amcheck, heapallindexed)' % len(names), problems)
 
 
 def check_committed(c, cur, results, deposited, orders, engine_open,
