@@ -683,6 +683,7 @@ typedef struct IndexSortItem
 	int			row;
 } IndexSortItem;
 
+/* Rows by their index key, then by TID. */
 static inline int
 IndexItemCompare(const IndexSortItem *a, const IndexSortItem *b,
 				 const IndexOrder *o)
