@@ -54,7 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 import trading  # noqa: E402
 from trading import (T0, PlaceRequest, Results, check_committed,  # noqa: E402
-                     create_catalogue, log, now, open_snapshot)
+                     check_indexes, create_catalogue, log, now, open_snapshot)
 
 ROOT = os.path.realpath(os.path.join(HERE, '..', '..'))
 CLUSTER_SH = os.path.join(ROOT, 'scripts', 'cluster.sh')
@@ -279,6 +279,10 @@ class HaTrader(trading.Trader):
 
     coid_prefix = 'ha'
     unknown_codes = UNKNOWN_CODES
+    # place_orders of 16-48 orders: 1 % of the requests while orders are
+    # open (a failover then also cuts calls of many orders, each retried
+    # alone with its client_order_id on the new primary)
+    batch_below = 0.16
     retry_pause = 0.05
     reconnect_pause = 0.1
 
@@ -368,6 +372,11 @@ def verify(cluster, results, deposited, c):
     lost, dups = check_committed(c, cur, results, deposited, orders,
                                  status[1])
     conn.rollback()
+    conn.close()
+    conn = psycopg2.connect(cluster.dsn(None, 'ha-amcheck', timeout=3),
+                            options='-c statement_timeout=30000')
+    conn.autocommit = True
+    check_indexes(c, conn)
     conn.close()
     return lost, dups
 
