@@ -424,10 +424,11 @@ batch_outcome() {	# PGBENCH_OUTPUT
 }
 bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	local c=$2 script=${3:-$BATCH_SCRIPT}
-	local m0 e0 s0 l0 n rp0
+	local m0 e0 s0 l0 n rp0 t0
 	trim_books
 	outcome_mark
 	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn); rp0=$(replay_cpu_ticks)
+	t0=$(date +%s)
 	run_pgbench "batch-$1" "$c" -f "$HERE/$script" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
 		-D ndocs="$NDOCS" -D nacc="$NACC" postgres
@@ -443,6 +444,8 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]}$(replay_note "$rp0" "$n"))," \
 		"${BATCH_WAL[$1-$c]} WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
+	ev=$(events_between "$t0" "$(date +%s)")
+	[ -z "$ev" ] || echo "     during it: $ev"
 }
 declare -A SB_ROUNDS SB_BATCH SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_P99W SB_P999W SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
