@@ -40,19 +40,8 @@
 void
 AcknowledgerRegister(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	/* connected to no database: listed in pg_stat_activity, signalable */
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "exchange");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "AcknowledgerMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "exchange acknowledger");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "exchange acknowledger");
-	RegisterBackgroundWorker(&worker);
+	WorkerRegister("AcknowledgerMain", "exchange acknowledger",
+				   BgWorkerStart_RecoveryFinished, 1);
 }
 
 /* Is the commit ending at lsn as durable as level asks, now? */

@@ -33,18 +33,8 @@ static TimestampTz next_expiry = 0;
 void
 EngineRegister(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "exchange");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "EngineMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "exchange engine");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "exchange engine");
-	RegisterBackgroundWorker(&worker);
+	WorkerRegister("EngineMain", "exchange engine",
+				   BgWorkerStart_RecoveryFinished, 1);
 }
 
 /* Build an error answer. */

@@ -5,6 +5,7 @@
 
 #include "access/xlogdefs.h"
 #include "port/atomics.h"
+#include "postmaster/bgworker.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "utils/timestamp.h"
@@ -278,18 +279,22 @@ typedef enum MailboxWake
 extern MailboxWake MailboxPut(const Request *req, const Response *resp);
 extern const char *DurabilityName(int level);
 
+/* exchange.c */
+extern void WorkerRegister(const char *main, const char *name,
+						   BgWorkerStartTime start, int restart_s);
+
 /* acknowledger.c */
 extern void AcknowledgerRegister(void);
 PGDLLEXPORT void AcknowledgerMain(Datum arg);
-
-/* walahead.c */
-extern void WalAheadRegister(void);
-PGDLLEXPORT void WalAheadMain(Datum arg);
 extern void AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn,
 								   int level);
 extern bool AcknowledgeMe(XLogRecPtr lsn, int level);
 extern bool AcknowledgerRunning(void);
 extern bool CommitIsDurable(XLogRecPtr lsn, int level);
+
+/* walahead.c */
+extern void WalAheadRegister(void);
+PGDLLEXPORT void WalAheadMain(Datum arg);
 
 /* engine.c */
 extern void EngineRegister(void);

@@ -47,21 +47,13 @@
 void
 WalAheadRegister(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	/* connected to no database: listed in pg_stat_activity, signalable */
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* a hot standby's WAL receiver makes segment files too */
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	/* a failure here (a full disk) is the writers' to report; retry slowly */
-	worker.bgw_restart_time = 10;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "exchange");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "WalAheadMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "exchange WAL preparer");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "exchange WAL preparer");
-	RegisterBackgroundWorker(&worker);
+	/*
+	 * From a consistent state: a hot standby's WAL receiver makes segment
+	 * files too.  A failure here (a full disk) is the writers' to report;
+	 * retry slowly.
+	 */
+	WorkerRegister("WalAheadMain", "exchange WAL preparer",
+				   BgWorkerStart_ConsistentState, 10);
 }
 
 /*
