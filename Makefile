@@ -80,6 +80,6 @@ dr-test: all install
 # EXCHANGE_B_STREAM=0: region B follows from the archive only.
 dr-drill: all install
 	bash test/dr/drill.sh
-bench: all install
+bench: all install $(CORE_BIN)/bench_core
 	bash test/bench/run.sh
 endif

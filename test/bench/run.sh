@@ -90,6 +90,22 @@ start_server() {	# DIR PORT MAX_ORDERS
 DIR=$WORK/main
 q() { psql_at "$DIR" "$PORT" -qAt "$@"; }
 
+# How fast this machine is right now: the matching core's benchmark alone
+# (test/core/bench_core, one core, no PostgreSQL), its ns per order, best
+# of 3.  The same code measured 5.7 M to 9.0 M orders/s at different hours
+# of one day on this VM; taken before and after the runs, it says which
+# hour a run's figures come from.
+CORE_BENCH=$HERE/../core/bin/bench_core
+core_speed() {
+	if [ -x "$CORE_BENCH" ]; then
+		"$CORE_BENCH" 2000000 0 3 | sed -n 's/.*ns_per_order=\([0-9.]*\).*/\1/p'
+	else
+		echo "n/a"
+	fi
+}
+SPEED_BEFORE=$(core_speed)
+echo "== machine speed: the core benchmark alone at $SPEED_BEFORE ns per order (one core, best of 3)"
+
 echo "== starting server on 127.0.0.1:$PORT ($WORK), max_orders=$MAX_ORDERS; load average $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) CPUs"
 start_server "$DIR" "$PORT" "$MAX_ORDERS"
 q -c "CREATE EXTENSION exchange"
@@ -759,8 +775,10 @@ COMMON_CONF+=("exchange.max_balances = 1400000")
 SIZE_C=$(shm_size shmC 55436 "$SHM_A")
 PER_BALANCE=$(echo "scale=1; ($SIZE_C - $SIZE_A) / 1000000" | bc)
 
+SPEED_AFTER=$(core_speed)
 echo
 echo "== results (protocol=$PROTOCOL, -j 2, -T $SECONDS_PER_RUN s, synchronous_commit=on, $(nproc) CPUs)"
+echo "machine speed: the core benchmark alone at $SPEED_BEFORE ns per order before the runs, $SPEED_AFTER after (one core, best of 3)"
 printf "%8s %12s %12s %10s %9s %9s %14s %14s %14s %10s\n" clients orders/s select1/s tpcb_tps p50_ms p99_ms orders/select1 orders/tpcb engine_us/ord steal_%
 for c in $CLIENTS; do
 	printf "%8s %12.0f %12.0f %10.0f %9s %9s %14.3f %14.2f %14s %10s\n" "$c" "${ORDERS[$c]}" \
