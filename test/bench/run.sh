@@ -779,6 +779,10 @@ SPEED_AFTER=$(core_speed)
 echo
 echo "== results (protocol=$PROTOCOL, -j 2, -T $SECONDS_PER_RUN s, synchronous_commit=on, $(nproc) CPUs)"
 echo "machine speed: the core benchmark alone at $SPEED_BEFORE ns per order before the runs, $SPEED_AFTER after (one core, best of 3)"
+if [ "$SPEED_BEFORE" != n/a ] && [ "$SPEED_AFTER" != n/a ] &&
+	[ "$(echo "$SPEED_AFTER > 1.25 * $SPEED_BEFORE || $SPEED_BEFORE > 1.25 * $SPEED_AFTER" | bc)" = 1 ]; then
+	echo "WARNING: the CPU's speed changed by more than 25% during the run; the later runs' figures are not comparable with the earlier ones'"
+fi
 printf "%8s %12s %12s %10s %9s %9s %14s %14s %14s %10s\n" clients orders/s select1/s tpcb_tps p50_ms p99_ms orders/select1 orders/tpcb engine_us/ord steal_%
 for c in $CLIENTS; do
 	printf "%8s %12.0f %12.0f %10.0f %9s %9s %14.3f %14.2f %14s %10s\n" "$c" "${ORDERS[$c]}" \
@@ -850,6 +854,35 @@ done
 for c in $CLIENTS; do
 	echo "bench-standby: clients=$c orders_per_s=$(printf %.0f "${SB_ORDERS[orders-sb-$c]}") select1_per_s=$(printf %.0f "${SELECT1[$c]}") place_orders_per_s=$(printf %.0f "${BATCH[standby-$c]}") p50_ms=${SB_P50[orders-sb-$c]} p99_ms=${SB_P99[orders-sb-$c]} p999_ms=${SB_P999[orders-sb-$c]}"
 done
+
+# The targets of issue 3 against this run's own figures (the core's from
+# the speed check above: the core benchmark natively, best of 3, without
+# the callgrind count that `make core-bench` adds).
+bar() {	# TARGET FIGURE MET(1/0)
+	printf "  %-66s %-34s %s\n" "$1" "$2" "$([ "$3" = 1 ] && echo met || echo "not met")"
+}
+echo
+echo "targets, this run:"
+if [ "$SPEED_BEFORE" != n/a ]; then
+	core=$(echo "1000000000 / $SPEED_BEFORE" | bc)
+	bar "matching core alone >= 5,000,000 orders/s on one core" "$core orders/s" "$(echo "$core >= 5000000" | bc)"
+fi
+for c in $CLIENTS; do
+	r=$(printf %.3f "$(echo "scale=4; ${SB_ORDERS[orders-sb-$c]} / ${SELECT1[$c]}" | bc)")
+	bar "place_order with the standby >= 0.5 x SELECT 1 ($c clients)" "ratio $r" "$(echo "$r >= 0.5" | bc)"
+done
+best_b=0 best_c=""
+for c in $CLIENTS; do
+	if [ "$(echo "${BATCH[standby-$c]} > $best_b" | bc)" = 1 ]; then
+		best_b=${BATCH[standby-$c]} best_c=$c
+	fi
+done
+bar "place_orders >= 200,000 orders/s with the standby" "$(printf %.0f "$best_b") orders/s ($best_c clients)" "$(echo "$best_b >= 200000" | bc)"
+k=rate10000-$RATE_CLIENTS
+if [ -n "${SB_P99[$k]:-}" ]; then
+	bar "p99 <= 10 ms at an offered 10,000 orders/s with the standby" "p99 ${SB_P99[$k]} ms (steady ${SB_P99W[$k]})" "$(echo "${SB_P99[$k]} <= 10" | bc)"
+fi
+bar "<= 128 B of shared memory per open order" "$PER_ORDER B" "$(echo "$PER_ORDER <= 128" | bc)"
 
 echo
 best="" bestv=-1
