@@ -8,6 +8,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "core/core.h"
@@ -339,6 +340,55 @@ extern EngineCounters Counters;	/* apply.c; set by RebuildCore */
 
 extern bool RebuildExtensionExists(void);
 extern void RebuildCore(Core *core);
+
+/* order_spec.c: the orders of one place_orders call, from jsonb or text */
+typedef enum SpecType
+{
+	SPEC_NULL,
+	SPEC_STRING,
+	SPEC_NUMBER,				/* val: plain decimal text */
+	SPEC_BOOL,
+	SPEC_OTHER					/* an object or an array */
+} SpecType;
+
+typedef struct SpecField
+{
+	const char *key;
+	int			keylen;
+	SpecType	type;
+	const char *val;			/* a string's contents or a number's text */
+	int			vallen;
+	bool		boolean;
+} SpecField;
+
+typedef struct SpecOrder
+{
+	bool		is_object;
+	int			first;			/* its fields, in jsonb's order of keys */
+	int			nfields;
+} SpecOrder;
+
+typedef struct OrderSpecs
+{
+	int			n;
+	int			cap;
+	SpecOrder  *orders;
+	int			nfields;
+	int			fields_cap;
+	SpecField  *fields;
+} OrderSpecs;
+
+/* One order that could not become a request: why. */
+typedef struct SpecError
+{
+	int			sqlstate;
+	char		message[CORE_MESSAGE_LEN];
+} SpecError;
+
+extern bool SpecsFromText(const char *json, int len, OrderSpecs *out);
+extern void SpecsFromJsonb(Jsonb *orders, OrderSpecs *out);
+extern bool SpecToRequest(const OrderSpecs *specs, int i, Request *req,
+						  SpecError *e);
 
 /* Convert between SQL and core enums (same order as the SQL enums). */
 extern const char *const SideNames[];

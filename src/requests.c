@@ -1,10 +1,7 @@
 #include "exchange.h"
 
-#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "utils/jsonb.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -393,239 +390,6 @@ amend_order(PG_FUNCTION_ARGS)
 	return ReturnOrderRow(fcinfo, &resp);
 }
 
-/* One order spec of place_orders that could not become a request. */
-typedef struct SpecError
-{
-	int			sqlstate;
-	char		message[CORE_MESSAGE_LEN];
-} SpecError;
-
-static bool
-SpecFail(SpecError *e, int sqlstate, const char *fmt,...)
-pg_attribute_printf(3, 4);
-
-static bool
-SpecFail(SpecError *e, int sqlstate, const char *fmt,...)
-{
-	va_list		ap;
-
-	e->sqlstate = sqlstate;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-	return false;
-}
-
-/* A JSON string value into buf; false with an error when it does not fit. */
-static bool
-SpecText(const JsonbValue *v, const char *key, char *buf, size_t len,
-		 SpecError *e)
-{
-	if (v->type != jbvString)
-		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-						"%s must be a string", key);
-	if (v->val.string.len == 0)
-		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-						"%s must not be empty", key);
-	if ((size_t) v->val.string.len >= len)
-		return SpecFail(e, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-						"%s is too long", key);
-	memcpy(buf, v->val.string.val, v->val.string.len);
-	buf[v->val.string.len] = '\0';
-	return true;
-}
-
-/* A JSON number (or decimal string) as plain decimal text. */
-static bool
-SpecNumber(const JsonbValue *v, const char *key, char *buf, SpecError *e)
-{
-	char	   *s;
-
-	if (v->type == jbvString)
-		return SpecText(v, key, buf, REQUEST_NUMBER_LEN, e);
-	if (v->type != jbvNumeric)
-		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-						"%s must be a number", key);
-	s = DatumGetCString(DirectFunctionCall1(numeric_out,
-											NumericGetDatum(v->val.numeric)));
-	if (strlen(s) >= REQUEST_NUMBER_LEN)
-		return SpecFail(e, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-						"%s is out of range", key);
-	strlcpy(buf, s, REQUEST_NUMBER_LEN);
-	return true;
-}
-
-/* A JSON string that must be one of names; its position in *out. */
-static bool
-SpecEnum(const JsonbValue *v, const char *key, const char *const *names,
-		 uint8 *out, SpecError *e)
-{
-	char		buf[32];
-
-	if (!SpecText(v, key, buf, sizeof(buf), e))
-		return SpecFail(e, ERRCODE_INVALID_TEXT_REPRESENTATION,
-						"invalid %s", key);
-	for (int i = 0; names[i] != NULL; i++)
-		if (strcmp(names[i], buf) == 0)
-		{
-			*out = (uint8) i;
-			return true;
-		}
-	return SpecFail(e, ERRCODE_INVALID_TEXT_REPRESENTATION,
-					"invalid %s \"%s\"", key, buf);
-}
-
-/* expire_at as timestamptz, parsed in a subtransaction (input may fail). */
-static bool
-SpecTimestamp(const JsonbValue *v, int64 *out, SpecError *e)
-{
-	char		buf[64];
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-
-	if (!SpecText(v, "expire_at", buf, sizeof(buf), e))
-		return false;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		*out = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-													   CStringGetDatum(buf),
-													   ObjectIdGetDatum(InvalidOid),
-													   Int32GetDatum(-1)));
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	if (!ok)
-		return SpecFail(e, ERRCODE_INVALID_DATETIME_FORMAT,
-						"invalid expire_at \"%s\"", buf);
-	return true;
-}
-
-/*
- * Turn one element of place_orders' array into a place request with the
- * same checks as place_order's arguments; false with the reason.
- */
-static bool
-SpecToRequest(const JsonbValue *elem, Request *req, SpecError *e)
-{
-	JsonbIterator *it;
-	JsonbValue	k,
-				v;
-	JsonbIteratorToken tok;
-	bool		has_account = false,
-				has_market = false,
-				has_side = false,
-				has_quantity = false,
-				has_price = false,
-				has_quote = false;
-
-	RequestInit(req, REQ_PLACE);
-	req->type = CORE_LIMIT;
-	req->tif = CORE_GTC;
-	req->stp = CORE_STP_CANCEL_TAKER;
-	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
-		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-						"each order must be a JSON object");
-
-	it = JsonbIteratorInit(elem->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
-	{
-		char		key[32];
-		int			keylen;
-		bool		ok = true;
-
-		if (tok != WJB_KEY)
-			continue;
-		tok = JsonbIteratorNext(&it, &v, true);
-		/* a longer key is no key we know (quoted cut short, with "...") */
-		keylen = Min(k.val.string.len, (int) sizeof(key) - 1);
-		memcpy(key, k.val.string.val, keylen);
-		key[keylen] = '\0';
-		if (v.type == jbvNull)
-			continue;
-		if (strcmp(key, "account_id") == 0)
-		{
-			char		buf[REQUEST_NUMBER_LEN];
-			char	   *end;
-
-			ok = SpecNumber(&v, key, buf, e);
-			if (ok)
-			{
-				errno = 0;
-				req->account = strtoll(buf, &end, 10);
-				if (errno != 0 || *end != '\0')
-					return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-									"account_id must be an integer");
-				has_account = true;
-			}
-		}
-		else if (strcmp(key, "market") == 0)
-			ok = has_market = SpecText(&v, key, req->name, CORE_SYMBOL_LEN, e);
-		else if (strcmp(key, "side") == 0)
-			ok = has_side = SpecEnum(&v, key, SideNames, &req->side, e);
-		else if (strcmp(key, "quantity") == 0)
-			ok = has_quantity = SpecNumber(&v, key, req->quantity, e);
-		else if (strcmp(key, "price") == 0)
-			ok = has_price = SpecNumber(&v, key, req->price, e);
-		else if (strcmp(key, "type") == 0)
-			ok = SpecEnum(&v, key, OrderTypeNames, &req->type, e);
-		else if (strcmp(key, "time_in_force") == 0)
-			ok = SpecEnum(&v, key, TimeInForceNames, &req->tif, e);
-		else if (strcmp(key, "stp") == 0)
-			ok = SpecEnum(&v, key, StpNames, &req->stp, e);
-		else if (strcmp(key, "post_only") == 0)
-		{
-			if (v.type != jbvBool)
-				return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-								"post_only must be true or false");
-			req->post_only = v.val.boolean;
-		}
-		else if (strcmp(key, "client_order_id") == 0)
-			ok = req->has_text = SpecText(&v, key, req->text,
-										  REQUEST_TEXT_LEN, e);
-		else if (strcmp(key, "quote_quantity") == 0)
-			ok = has_quote = SpecNumber(&v, key, req->quote_quantity, e);
-		else if (strcmp(key, "expire_at") == 0)
-			ok = SpecTimestamp(&v, &req->expire_at, e);
-		else
-			return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-							"unknown key \"%s%s\"", key,
-							keylen < k.val.string.len ? "..." : "");
-		if (!ok)
-			return false;
-	}
-	if (!has_account)
-		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
-						"account_id must not be null");
-	if (!has_market)
-		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
-						"market must not be null");
-	if (!has_side)
-		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
-						"side must not be null");
-	if (!has_quantity && !has_quote)
-		return SpecFail(e, ERRCODE_NULL_VALUE_NOT_ALLOWED,
-						"quantity must not be null");
-	if (req->type == CORE_LIMIT && !has_price)
-		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-						"a limit order needs a price");
-	if (req->type == CORE_MARKET && has_price)
-		return SpecFail(e, ERRCODE_INVALID_PARAMETER_VALUE,
-						"a market order takes no price");
-	return true;
-}
-
 /* Append one place_orders result row: ordinal, result or refusal. */
 static void
 PutOrdersRow(ReturnSetInfo *rsinfo, int ordinal, const Response *resp,
@@ -645,8 +409,6 @@ PutOrdersRow(ReturnSetInfo *rsinfo, int ordinal, const Response *resp,
 		OrderResultValues(resp, statuses, &values[1], &nulls[1]);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
-
-PG_FUNCTION_INFO_V1(place_orders);
 
 /* Requests in one chunk: half the mailbox, so two can be in flight. */
 #define CHUNK_REQS (MAILBOX_SLOTS / 2)
@@ -727,25 +489,15 @@ PipelineSend(Pipeline *p)
 }
 
 /*
- * exchange.place_orders(orders jsonb): many orders in one call, each
- * accepted or refused on its own, one result row per order in input order.
+ * Place the orders of one place_orders call, each accepted or refused on
+ * its own, one result row per order in input order.
  */
-Datum
-place_orders(PG_FUNCTION_ARGS)
+static Datum
+PlaceOrderSpecs(FunctionCallInfo fcinfo, const OrderSpecs *specs)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Jsonb	   *orders;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
 	Pipeline   *p;
 
-	CheckNotNull(fcinfo, 0, "orders");
-	orders = PG_GETARG_JSONB_P(0);
-	if (!JB_ROOT_IS_ARRAY(orders) || JB_ROOT_IS_SCALAR(orders))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("orders must be a JSON array of order objects")));
 	InitMaterializedSRF(fcinfo, 0);
 	/*
 	 * Not zeroed: the two chunks are 120 kB (360 kB when each had room for
@@ -768,15 +520,12 @@ place_orders(PG_FUNCTION_ARGS)
 	p->emitted = 0;
 	StatusCacheInit(&p->statuses, TupleDescAttr(rsinfo->setDesc, 2)->atttypid);
 
-	it = JsonbIteratorInit(&orders->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	for (int i = 0; i < specs->n; i++)
 	{
 		Chunk	   *c = &p->chunks[p->cur];
 		SpecError	e;
 
-		if (tok != WJB_ELEM)
-			continue;
-		if (SpecToRequest(&v, &c->reqs[c->nreqs], &e))
+		if (SpecToRequest(specs, i, &c->reqs[c->nreqs], &e))
 			c->req_of[c->n++] = c->nreqs++;
 		else
 		{
@@ -796,4 +545,40 @@ place_orders(PG_FUNCTION_ARGS)
 	if (p->begun)
 		RequestEnd();
 	return (Datum) 0;
+}
+
+/* exchange.place_orders(orders jsonb): many orders in one call. */
+PG_FUNCTION_INFO_V1(place_orders);
+Datum
+place_orders(PG_FUNCTION_ARGS)
+{
+	OrderSpecs	specs;
+
+	CheckNotNull(fcinfo, 0, "orders");
+	SpecsFromJsonb(PG_GETARG_JSONB_P(0), &specs);
+	return PlaceOrderSpecs(fcinfo, &specs);
+}
+
+/*
+ * exchange.place_orders(orders text): the same for JSON sent as text, as a
+ * gateway sends it (and as an untyped literal resolves), read without
+ * building a jsonb when it can be (order_spec.c); the same answers.
+ */
+PG_FUNCTION_INFO_V1(place_orders_text);
+Datum
+place_orders_text(PG_FUNCTION_ARGS)
+{
+	text	   *json;
+	OrderSpecs	specs;
+
+	CheckNotNull(fcinfo, 0, "orders");
+	json = PG_GETARG_TEXT_PP(0);
+	if (!SpecsFromText(VARDATA_ANY(json), VARSIZE_ANY_EXHDR(json), &specs))
+	{
+		elog(DEBUG1, "place_orders: JSON text read through jsonb_in");
+		SpecsFromJsonb(DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														  CStringGetDatum(text_to_cstring(json)))),
+					   &specs);
+	}
+	return PlaceOrderSpecs(fcinfo, &specs);
 }

@@ -411,6 +411,57 @@ SELECT x.d, jsonb_agg(jsonb_build_object(
  GROUP BY x.d;
 ANALYZE bench_quote;
 SQL
+# How the documents reach the server (BENCH_DOCS_AS): "text", as a
+# gateway sends them, each call's JSON a bound parameter of unknown type
+# (so place_orders(text)); "jsonb", the same parameter typed jsonb (the
+# server runs jsonb_in on it per call); or "table", read on the server
+# from bench_doc / bench_quote with a subquery (the bench until
+# 2026-11-23), which skips parsing altogether: 0.25 against 1.19 us of
+# machine CPU per order for the input alone, in a probe with 100-order
+# documents.  Parameters are pgbench variables (-D), so BENCH_PARAM_DOCS
+# (100) documents of each kind, about 1.2 MB, fit on its command line.
+DOCS_AS=${BENCH_DOCS_AS:-text}
+PARAM_DOCS=${BENCH_PARAM_DOCS:-100}
+[ "$PARAM_DOCS" -le "$NACC" ] || { echo "BENCH_PARAM_DOCS must be at most $NACC" >&2; exit 2; }
+mkdir -p "$WORK/docs"
+declare -a DOC_VARS QUOTE_VARS
+# doc-K: bench_doc K (a random account and market); quote-K: the bench_quote
+# document of account ACCT_MIN + K in market 1 + K % 4
+while IFS='|' read -r k doc; do
+	DOC_VARS+=(-D "doc$k=$doc")
+	echo "SELECT * FROM exchange.place_orders(:doc$k);" >"$WORK/docs/doc-text-$k.sql"
+	echo "SELECT * FROM exchange.place_orders(:doc$k::jsonb);" >"$WORK/docs/doc-jsonb-$k.sql"
+done < <(q -F '|' -c "SELECT id, doc::text FROM bench_doc WHERE id <= $PARAM_DOCS ORDER BY id")
+while IFS='|' read -r k doc; do
+	QUOTE_VARS+=(-D "quote$k=$doc")
+	for kind in text jsonb; do
+		cast=; [ "$kind" = jsonb ] && cast=::jsonb
+		{
+			echo "SELECT exchange.cancel_all($((ACCT_MIN + k)), ('{BTC-USDT,ETH-USDT,SOL-USDT,XRP-USDT}'::text[])[$((1 + k % 4))]);"
+			echo "SELECT * FROM exchange.place_orders(:quote$k$cast);"
+		} >"$WORK/docs/quote-$kind-$k.sql"
+	done
+done < <(q -F '|' -c "SELECT k, doc::text FROM bench_quote, generate_series(0, $PARAM_DOCS - 1) k
+                       WHERE id = 1 + k + $NACC * (k % 4) ORDER BY k")
+echo "== documents as parameters: $((${#DOC_VARS[@]} / 2)) place_orders and $((${#QUOTE_VARS[@]} / 2)) requote documents," \
+	"$(q -c "SELECT round(avg(length(doc::text))) FROM bench_doc WHERE id <= $PARAM_DOCS") bytes each on average; sent as $DOCS_AS"
+# pgbench's arguments for a load's documents as DOCS_AS says: LOAD_ARGS
+declare -a LOAD_ARGS
+load_args() {	# SCRIPT (place_orders_doc.sql or place_orders_quote.sql, or another)
+	local kind f
+	LOAD_ARGS=()
+	case $1 in
+		place_orders_doc.sql) kind=doc ;;
+		place_orders_quote.sql) kind=quote ;;
+		*) LOAD_ARGS=(-f "$HERE/$1"); return ;;
+	esac
+	if [ "$DOCS_AS" = table ]; then
+		LOAD_ARGS=(-f "$HERE/$1")
+		return
+	fi
+	for f in "$WORK"/docs/$kind-$DOCS_AS-*.sql; do LOAD_ARGS+=(-f "$f"); done
+	if [ "$kind" = doc ]; then LOAD_ARGS+=("${DOC_VARS[@]}"); else LOAD_ARGS+=("${QUOTE_VARS[@]}"); fi
+}
 declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE BATCH_WAL
 # What became of the orders of a place_orders run (those with ids above
 # the mark taken before it): a figure of orders/s means little without
@@ -445,7 +496,8 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	outcome_mark
 	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn); rp0=$(replay_cpu_ticks)
 	t0=$(date +%s)
-	run_pgbench "batch-$1" "$c" -f "$HERE/$script" \
+	load_args "$script"
+	run_pgbench "batch-$1" "$c" "${LOAD_ARGS[@]}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
 		-D ndocs="$NDOCS" -D nacc="$NACC" postgres
 	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
@@ -456,7 +508,9 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	BATCH_CPU[$1-$c]=$(echo "scale=2; ($(machine_cpu_ticks) - $m0) * 1000000 / $CLK_TCK / $n" | bc)
 	BATCH_ENGINE[$1-$c]=$(echo "scale=2; ($(engine_cpu_ticks) - $e0) * 1000000 / $CLK_TCK / $n" | bc)
 	BATCH_WAL[$1-$c]=$(( $(wal_bytes "$l0" "$(wal_lsn)") / n ))
-	echo "   place_orders ($BATCH_N per call, $script, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
+	local how=$script
+	[ "${LOAD_ARGS[0]}" = -f ] && [ "${LOAD_ARGS[1]}" != "$HERE/$script" ] && how="$script, documents as $DOCS_AS parameters"
+	echo "   place_orders ($BATCH_N per call, $how, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
 		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]}$(replay_note "$rp0" "$n"))," \
 		"${BATCH_WAL[$1-$c]} WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
@@ -636,7 +690,9 @@ CONF
 # exchange.row_places), any setting at two values (BENCH_AB_A_VALUE and
 # BENCH_AB_B_VALUE: say exchange.batch_delay at 300 and 0), or, when BENCH_AB_A_SQL and BENCH_AB_B_SQL are
 # given, whatever those SQL commands do on the primary before each run
-# (an index dropped and made again, a storage parameter...).  The load is
+# (an index dropped and made again, a storage parameter...), or, when
+# BENCH_AB_DOCS_A and BENCH_AB_DOCS_B are given, how place_orders'
+# documents are sent (text, jsonb or table: see DOCS_AS).  The load is
 # BENCH_AB_LOAD: place_order (the default), place_orders (ready
 # documents) or quote (the requoting market makers).  On a shared
 # machine whose speed drifts, alternation is what makes two variants
@@ -653,7 +709,9 @@ AB_LOAD=${BENCH_AB_LOAD:-place_order}
 # each run after settle, for tail latency and CPU per order below capacity
 AB_RATE=${BENCH_AB_RATE:-}
 ab_variant() {	# on|off: set the variant up
-	if [ -n "${BENCH_AB_A_SQL:-}" ]; then
+	if [ -n "${BENCH_AB_DOCS_A:-}" ]; then
+		if [ "$1" = on ]; then DOCS_AS=$BENCH_AB_DOCS_A; else DOCS_AS=$BENCH_AB_DOCS_B; fi
+	elif [ -n "${BENCH_AB_A_SQL:-}" ]; then
 		if [ "$1" = on ]; then q -c "$BENCH_AB_A_SQL" >/dev/null; else q -c "$BENCH_AB_B_SQL" >/dev/null; fi
 	elif [ "$1" = on ]; then
 		set_setting "$AB_SETTING" "${BENCH_AB_A_VALUE:-on}"
@@ -662,7 +720,9 @@ ab_variant() {	# on|off: set the variant up
 	fi
 }
 ab_name() {	# on|off
-	if [ -n "${BENCH_AB_A_SQL:-}" ]; then
+	if [ -n "${BENCH_AB_DOCS_A:-}" ]; then
+		if [ "$1" = on ]; then echo "documents as $BENCH_AB_DOCS_A"; else echo "documents as $BENCH_AB_DOCS_B"; fi
+	elif [ -n "${BENCH_AB_A_SQL:-}" ]; then
 		if [ "$1" = on ]; then echo "A"; else echo "B"; fi
 	elif [ "$1" = on ]; then
 		echo "$AB_SETTING=${BENCH_AB_A_VALUE:-on}"
@@ -720,7 +780,8 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 			unset AB_ENG AB_CPU
 		done
 	done
-	[ -n "${BENCH_AB_A_SQL:-}" ] || [ -n "${BENCH_AB_A_VALUE:-}" ] || set_setting "$AB_SETTING" on
+	[ -n "${BENCH_AB_A_SQL:-}" ] || [ -n "${BENCH_AB_A_VALUE:-}" ] || [ -n "${BENCH_AB_DOCS_A:-}" ] ||
+		set_setting "$AB_SETTING" on
 	[ "$(q -c "SELECT count(*) FROM exchange.check_invariants()")" = 0 ] ||
 		{ echo "invariants violated" >&2; exit 1; }
 	exit 0

@@ -73,12 +73,15 @@ AMEND_SQL = """
 SELECT order_id, status::text, executed_quantity, remaining_quantity
   FROM exchange.amend_order(%s, %s, %s::numeric)
 """
-# place_orders: one document of orders, one row per order in input order
+# place_orders: one document of orders, one row per order in input order;
+# half the calls send it as text (place_orders(text), read directly, as a
+# gateway's untyped parameter resolves), half as jsonb
 BATCH_SQL = """
 SELECT order_id, status::text, executed_quantity, remaining_quantity,
        error_code, error_message
-  FROM exchange.place_orders(%s::jsonb) ORDER BY ordinal
+  FROM exchange.place_orders(%s) ORDER BY ordinal
 """
+BATCH_SQL_JSONB = BATCH_SQL.replace('place_orders(%s)', 'place_orders(%s::jsonb)')
 # PLACE_SQL's parameter -> place_orders' key (place_order's argument name)
 BATCH_KEYS = {'account': 'account_id', 'market': 'market', 'side': 'side',
               'quantity': 'quantity', 'price': 'price', 'type': 'type',
@@ -346,7 +349,8 @@ class Trader(threading.Thread):
         node = self.node
         try:
             cur = self.conn.cursor()
-            cur.execute(BATCH_SQL, (doc,))
+            cur.execute(BATCH_SQL if self.rng.random() < 0.5
+                        else BATCH_SQL_JSONB, (doc,))
             rows = cur.fetchall()
             cur.close()
         except psycopg2.Error as e:

@@ -1,0 +1,38 @@
+-- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1.  (A new
+-- installation runs the same two scripts: there is no separate 1.1 one.)
+\set SHOW_CONTEXT never
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+-- (CASCADE: earlier tests left views over the exchange's functions)
+SET client_min_messages = warning;
+DROP EXTENSION exchange CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION exchange VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+SELECT p.oid::regprocedure AS function FROM pg_proc p
+ WHERE p.proname = 'place_orders' ORDER BY 1::text;
+SELECT exchange.wait_for_engine(30000);
+SELECT count(*) FROM exchange.place_orders('[]');
+
+ALTER EXTENSION exchange UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('exchange_trader', p.oid, 'EXECUTE') AS traders,
+       has_function_privilege('exchange_reader', p.oid, 'EXECUTE') AS readers,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public
+  FROM pg_proc p WHERE p.proname = 'place_orders' ORDER BY 1::text;
+SELECT count(*) AS members FROM pg_depend
+ WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'exchange')
+   AND deptype = 'e' AND objid = 'exchange.place_orders(text)'::regprocedure;
+ALTER EXTENSION exchange UPDATE;
+
+-- the upgraded extension trades
+SELECT exchange.wait_for_engine(30000);
+SELECT exchange.create_asset('BTC', 8), exchange.create_asset('USDT', 6);
+SELECT exchange.create_market('BTC-USDT', 'BTC', 'USDT', 0.01, 0.0001, 10, 20);
+SELECT exchange.create_account('after-upgrade') AS acct \gset
+SELECT exchange.deposit(:acct, 'USDT', 1000, 'upgrade-1') > 0 AS deposited;
+SELECT ordinal, status, remaining_quantity, error_code, error_message
+  FROM exchange.place_orders(format('[{"account_id": %s, "market": "BTC-USDT", "side": "buy", "quantity": 0.5, "price": 100},
+                                      {"account_id": %s, "market": "BTC-USDT", "side": "buy", "quantity": 0.5, "price": 100000}]',
+                                    :acct, :acct));
+SELECT * FROM exchange.check_invariants();
