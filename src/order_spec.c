@@ -321,6 +321,9 @@ SpecsFromText(const char *json, int len, OrderSpecs *out)
 	ScanAfter	after = SCAN_NEXT;
 
 	SpecsInit(out);
+	/* past jsonb's size limit, jsonb_in gives its own error */
+	if (len > JENTRY_OFFLENMASK)
+		return false;
 	ScanSpace(&s);
 	if (s.p >= s.end || *s.p != '[')
 		return false;
