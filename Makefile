@@ -24,11 +24,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps run stop status test regress core-test pgtap crash-test ha-test dr-test dr-drill bench
+.PHONY: deps run stop status test regress core-test pgtap spec-fuzz crash-test ha-test dr-test dr-drill bench
 
 ifeq ($(wildcard $(PGXS)),)
 # No postgresql-server-dev-15 yet: install the dependencies, then go on.
-all install run stop status test regress core-test pgtap crash-test ha-test dr-test dr-drill bench:
+all install run stop status test regress core-test pgtap spec-fuzz crash-test ha-test dr-test dr-drill bench:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -56,6 +56,7 @@ test: deps all install
 	$(MAKE) core-test
 	$(MAKE) regress
 	$(MAKE) pgtap
+	$(MAKE) spec-fuzz
 	$(MAKE) crash-test
 	$(MAKE) ha-test
 	$(MAKE) dr-test
@@ -67,6 +68,9 @@ regress: all install
 	scripts/regress.sh
 pgtap: all install
 	bash test/pgtap/run.sh
+# place_orders' two ways in (text, jsonb) on random and broken documents
+spec-fuzz: all install
+	bash test/spec/run.sh
 crash-test: all install
 	bash test/crash/run.sh
 ha-test: all install
