@@ -13,23 +13,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/pgserver.sh"
 PYTHON=/usr/bin/python3
 
-port_busy() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-PORT=${PORT:-55432}
-for _ in $(seq 1 50); do
-	port_busy "$PORT" || break
-	PORT=$((PORT + 1))
-done
-if port_busy "$PORT"; then
+if ! PORT=$(free_port "${PORT:-55432}"); then
 	echo "crash-test: no free port found" >&2
 	exit 2
 fi
-
-DIR=$(mktemp -d /tmp/exchange-crash.XXXXXX) || exit 2
-chmod 755 "$DIR"
-chown postgres: "$DIR" 2>/dev/null || true
+DIR=$(server_dir crash) || exit 2
 
 status=1
 cleanup() {

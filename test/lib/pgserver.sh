@@ -14,6 +14,31 @@ as_postgres() {
 	fi
 }
 
+# port_busy PORT: whether something answers on 127.0.0.1:PORT.
+port_busy() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port PORT: PORT, or the first free one of the 50 after it.
+free_port() {
+	local port=$1
+	for _ in $(seq 1 50); do
+		port_busy "$port" || { echo "$port"; return 0; }
+		port=$((port + 1))
+	done
+	return 1
+}
+
+# server_dir NAME: a new directory under /tmp for a throwaway server, which
+# the postgres user can use.
+server_dir() {
+	local dir
+	dir=$(mktemp -d "/tmp/exchange-$1.XXXXXX") || return 1
+	chmod 755 "$dir"
+	chown postgres: "$dir" 2>/dev/null || true
+	echo "$dir"
+}
+
 # pg_start DIR PORT [extra postgresql.conf lines...]: initdb (once) and start.
 pg_start() {
 	local dir=$1 port=$2

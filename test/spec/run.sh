@@ -12,19 +12,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/pgserver.sh"
 PYTHON=/usr/bin/python3
 
-port_busy() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-PORT=${PORT:-55432}
-for _ in $(seq 1 50); do
-	port_busy "$PORT" || break
-	PORT=$((PORT + 1))
-done
-
-DIR=$(mktemp -d /tmp/exchange-spec.XXXXXX) || exit 2
-chmod 755 "$DIR"
-chown postgres: "$DIR" 2>/dev/null || true
+if ! PORT=$(free_port "${PORT:-55432}"); then
+	echo "spec-fuzz: no free port found" >&2
+	exit 2
+fi
+DIR=$(server_dir spec) || exit 2
 status=1
 cleanup() {
 	pg_stop "$DIR"
