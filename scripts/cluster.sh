@@ -110,8 +110,6 @@ postmaster_pid() {
 	return 0
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 # wait_gone PID SECONDS: true once the process has ended
 wait_gone() {
 	local i

@@ -52,13 +52,15 @@ def snapshot(conn):
 class Load:
     """Traders placing limit orders (each with a client_order_id) around
     a mid price, so that some cross and trade.  acks maps the
-    client_order_id of every acknowledged order to the time of its answer
-    (test/dr/region_drill.py uses it)."""
+    client_order_id of every acknowledged order to the time of its answer,
+    sent to the time its request was sent (test/dr/region_drill.py uses
+    them)."""
 
     def __init__(self, dsn, accounts, n_threads=4):
         self.dsn, self.accounts, self.n = dsn, accounts, n_threads
         self.acked = 0
         self.acks = {}
+        self.sent = {}
         self.errors = []
         self.lock = threading.Lock()
         self.seq = 0
@@ -82,6 +84,7 @@ class Load:
             side = rnd.choice(('buy', 'sell'))
             price = Decimal(65000 + rnd.randint(-20, 20)) / 2 + 32500
             qty = Decimal(rnd.randint(1, 20)) / 1000
+            t_sent = time.time()
             try:
                 cur.execute("""SELECT order_id FROM exchange.place_order(%s, 'BTC-USDT', %s,
                                %s, %s, client_order_id => %s)""",
@@ -91,6 +94,7 @@ class Load:
                 with self.lock:
                     self.acked += 1
                     self.acks[coid] = t
+                    self.sent[coid] = t_sent
             except psycopg2.Error as e:
                 with self.lock:
                     self.errors.append(str(e).strip())

@@ -144,9 +144,19 @@ def main():
     t_kill = float(p.stdout.strip().rsplit(' at ', 1)[1])  # when the SIGKILLs were sent
     load.stop(expect_errors=True)
     acks = dict(load.acks)
-    late = [c for c, t in acks.items() if t > t_kill + 0.05]
+    # A dead region answers nothing sent after its processes were killed
+    # (50 ms: the signals go out within that).  An answer sent just before
+    # may be read later by a trader thread of a loaded client (seen: 60 ms
+    # at 5-25% steal), but not a second later.
+    late = [c for c, t in acks.items()
+            if load.sent[c] > t_kill + 0.05 or t > t_kill + 1.0]
     if late:
-        log('VIOLATION: %d acknowledgements more than 50 ms after the SIGKILLs' % len(late))
+        log('VIOLATION: %d acknowledgements of requests sent more than 50 ms after the '
+            'SIGKILLs, or read more than 1 s after them' % len(late))
+    last_read = max(acks.values(), default=t_kill)
+    if last_read > t_kill:
+        log('last acknowledgement read %.3f s after the SIGKILLs (its request sent %.3f s before them)'
+            % (last_read - t_kill, t_kill - max(load.sent[c] for c, t in acks.items() if t == last_read)))
     log('region A killed; %d orders acknowledged in all' % len(acks))
 
     # promote region B; the prober measures when it takes orders
