@@ -273,6 +273,14 @@ durable_waits() { q -c "SELECT durable_waits FROM exchange.engine_status()"; }
 
 declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU STEAL_MAIN STEAL_S1
 wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
+# The size on disk of the exchange's tables with their indexes and TOAST:
+# the difference over a run is the pages it added, each written first as
+# 8 kB of zeros (PostgreSQL 15's relation extension), here and on the
+# standby's replay
+rel_bytes() {
+	q -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+	        WHERE c.relnamespace = 'exchange'::regnamespace AND c.relkind = 'r'"
+}
 wal_bytes() { q -c "SELECT pg_wal_lsn_diff('$2', '$1')"; }
 # The place_order load as an application sends it: every value a bound
 # parameter (pgbench computes price and quantity; its doubles print as
@@ -490,7 +498,7 @@ load_args() {	# SCRIPT (place_orders_doc.sql or place_orders_quote.sql, or anoth
 	for f in "$WORK"/docs/$kind-$DOCS_AS-*.sql; do LOAD_ARGS+=(-f "$f"); done
 	if [ "$kind" = doc ]; then LOAD_ARGS+=("${DOC_VARS[@]}"); else LOAD_ARGS+=("${QUOTE_VARS[@]}"); fi
 }
-declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE BATCH_WAL
+declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE BATCH_WAL BATCH_REL
 # What became of the orders of a place_orders run (those with ids above
 # the mark taken before it): a figure of orders/s means little without
 # how many rested, traded, were cancelled by self-trade prevention (the
@@ -523,6 +531,7 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	trim_books
 	outcome_mark
 	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn); rp0=$(replay_cpu_ticks)
+	local r0; r0=$(rel_bytes)
 	t0=$(date +%s)
 	load_args "$script"
 	run_pgbench "batch-$1" "$c" "${LOAD_ARGS[@]}" \
@@ -536,11 +545,12 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	BATCH_CPU[$1-$c]=$(echo "scale=2; ($(machine_cpu_ticks) - $m0) * 1000000 / $CLK_TCK / $n" | bc)
 	BATCH_ENGINE[$1-$c]=$(echo "scale=2; ($(engine_cpu_ticks) - $e0) * 1000000 / $CLK_TCK / $n" | bc)
 	BATCH_WAL[$1-$c]=$(( $(wal_bytes "$l0" "$(wal_lsn)") / n ))
+	BATCH_REL[$1-$c]=$(( ($(rel_bytes) - r0) / n ))
 	local how=$script
 	[ "${LOAD_ARGS[0]}" = -f ] && [ "${LOAD_ARGS[1]}" != "$HERE/$script" ] && how="$script, documents as $DOCS_AS parameters"
 	echo "   place_orders ($BATCH_N per call, $how, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
 		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]}$(replay_note "$rp0" "$n"))," \
-		"${BATCH_WAL[$1-$c]} WAL bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
+		"${BATCH_WAL[$1-$c]} WAL bytes/order, ${BATCH_REL[$1-$c]} table bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
 	batch_outcome "$WORK/batch-$1-$c.out"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
@@ -787,7 +797,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 						bench_batch "$k" "$c" "$script" >/dev/null
 						v=$(printf %.0f "${BATCH[$k-$c]}")
 						AB_ENG[$mode-$r]=${BATCH_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${BATCH_CPU[$k-$c]}
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), ${BATCH_WAL[$k-$c]} WAL bytes/order, steal ${BATCH_STEAL[$k-$c]}%"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), ${BATCH_WAL[$k-$c]} WAL bytes/order, ${BATCH_REL[$k-$c]} table bytes/order, steal ${BATCH_STEAL[$k-$c]}%"
 					fi
 					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
 				done
