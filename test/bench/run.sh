@@ -175,15 +175,20 @@ checkpoint_both() {
 	fi
 }
 
+# A clean start for a throughput run, before its counters are read (the
+# checkpoint's writes are not the run's work; until 2026-11-23 they were
+# counted in its machine CPU).  The paced runs (NO_CHECKPOINT=1) measure
+# the steady state instead: right after a checkpoint every page touched
+# first is logged whole, a burst the standby must take too.
+fresh_start() {
+	[ -n "${NO_CHECKPOINT:-}" ] || checkpoint_both
+}
+
 # pgbench NAME CLIENTS [args...]: run, keep output in $WORK/NAME-CLIENTS.out
 run_pgbench() {
 	local name=$1 c=$2 out
 	shift 2
 	out=$WORK/$name-$c.out
-	# a clean start for throughput runs; the paced runs measure the steady
-	# state instead (right after a checkpoint every page touched first is
-	# logged whole: a burst the standby must take too)
-	[ -n "${NO_CHECKPOINT:-}" ] || checkpoint_both
 	"$PGBENCH" -n -M "$PROTOCOL" -c "$c" -j 2 -T "$SECONDS_PER_RUN" \
 		-h 127.0.0.1 -p "$PORT" -U postgres "$@" >"$out" 2>&1 || {
 		cat "$out" >&2
@@ -358,6 +363,7 @@ MAIN_CLIENTS=$CLIENTS
 for c in $MAIN_CLIENTS; do
 	echo "== clients=$c (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
 	trim_books
+	fresh_start
 	h0=$(hist)
 	cpu0=$(engine_cpu_ticks)
 	req0=$(engine_requests)
@@ -389,6 +395,7 @@ for c in $MAIN_CLIENTS; do
 	echo "   engine worker (pid $ENGINE_PID): ${ENGINE_BUSY}% of a CPU, ${ENGINE_US[$c]} us CPU per request; machine ${MCPU[$c]} us CPU per order; steal ${STEAL_MAIN[$c]}% of the CPUs"
 	rm -rf "$WORK/log-orders-$c"
 
+	fresh_start
 	mcpu0=$(machine_cpu_ticks)
 	st0=$(steal_ticks)
 	run_pgbench select1 "$c" -f "$HERE/select1.sql" postgres
@@ -397,6 +404,7 @@ for c in $MAIN_CLIENTS; do
 	SELECT1_CPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / (${SELECT1[$c]} * $SECONDS_PER_RUN)" | bc)
 	echo "   SELECT 1:    ${SELECT1[$c]} calls/s, machine ${SELECT1_CPU[$c]} us CPU per call"
 
+	fresh_start
 	run_pgbench tpcb "$c" tpcb
 	TPCB[$c]=$(tps_of "$WORK/tpcb-$c.out")
 	echo "   TPC-B:       ${TPCB[$c]} tps"
@@ -498,7 +506,7 @@ load_args() {	# SCRIPT (place_orders_doc.sql or place_orders_quote.sql, or anoth
 	for f in "$WORK"/docs/$kind-$DOCS_AS-*.sql; do LOAD_ARGS+=(-f "$f"); done
 	if [ "$kind" = doc ]; then LOAD_ARGS+=("${DOC_VARS[@]}"); else LOAD_ARGS+=("${QUOTE_VARS[@]}"); fi
 }
-declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE BATCH_WAL BATCH_REL
+declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE BATCH_WAL BATCH_REL BATCH_CKPT_MS
 # What became of the orders of a place_orders run (those with ids above
 # the mark taken before it): a figure of orders/s means little without
 # how many rested, traded, were cancelled by self-trade prevention (the
@@ -527,11 +535,16 @@ batch_outcome() {	# PGBENCH_OUTPUT
 }
 bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	local c=$2 script=${3:-$BATCH_SCRIPT}
-	local m0 e0 s0 l0 n rp0 t0
+	local m0 e0 s0 l0 n rp0 t0 r0 speed cp0
 	trim_books
+	cp0=$(machine_cpu_ticks)
+	fresh_start
+	BATCH_CKPT_MS[$1-$c]=$(( ($(machine_cpu_ticks) - cp0) * 1000 / CLK_TCK ))
+	# the machine's speed at this run (it drifts within one bench run)
+	speed=$(core_speed)
 	outcome_mark
 	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn); rp0=$(replay_cpu_ticks)
-	local r0; r0=$(rel_bytes)
+	r0=$(rel_bytes)
 	t0=$(date +%s)
 	load_args "$script"
 	run_pgbench "batch-$1" "$c" "${LOAD_ARGS[@]}" \
@@ -550,7 +563,8 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	[ "${LOAD_ARGS[0]}" = -f ] && [ "${LOAD_ARGS[1]}" != "$HERE/$script" ] && how="$script, documents as $DOCS_AS parameters"
 	echo "   place_orders ($BATCH_N per call, $how, $1, clients=$c): $(printf %.0f "${BATCH[$1-$c]}") orders/s," \
 		"machine CPU ${BATCH_CPU[$1-$c]} us/order (engine ${BATCH_ENGINE[$1-$c]}$(replay_note "$rp0" "$n"))," \
-		"${BATCH_WAL[$1-$c]} WAL bytes/order, ${BATCH_REL[$1-$c]} table bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs"
+		"${BATCH_WAL[$1-$c]} WAL bytes/order, ${BATCH_REL[$1-$c]} table bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs," \
+		"core benchmark at $speed ns/order just before; the checkpoint before the run took ${BATCH_CKPT_MS[$1-$c]} ms of machine CPU, not counted"
 	batch_outcome "$WORK/batch-$1-$c.out"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
@@ -560,6 +574,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	local c=$1 lsn0 req0 cpu0 ecpu0 st0 rp0 b0 w0 label=${2:-orders-sb}
 	shift 2 || shift 1
 	trim_books
+	fresh_start
 	lsn0=$(wal_lsn)
 	req0=$(engine_requests)
 	cpu0=$(machine_cpu_ticks)
@@ -797,7 +812,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 						bench_batch "$k" "$c" "$script" >/dev/null
 						v=$(printf %.0f "${BATCH[$k-$c]}")
 						AB_ENG[$mode-$r]=${BATCH_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${BATCH_CPU[$k-$c]}
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), ${BATCH_WAL[$k-$c]} WAL bytes/order, ${BATCH_REL[$k-$c]} table bytes/order, steal ${BATCH_STEAL[$k-$c]}%"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s ($AB_LOAD), machine CPU ${BATCH_CPU[$k-$c]} us/order (engine ${BATCH_ENGINE[$k-$c]}), ${BATCH_WAL[$k-$c]} WAL bytes/order, ${BATCH_REL[$k-$c]} table bytes/order, steal ${BATCH_STEAL[$k-$c]}%; checkpoint before it ${BATCH_CKPT_MS[$k-$c]} ms of machine CPU (not counted)"
 					fi
 					if [ "$mode" = on ]; then sum_on=$((sum_on + v)); else sum_off=$((sum_off + v)); fi
 				done
