@@ -739,7 +739,10 @@ CONF
 # given, whatever those SQL commands do on the primary before each run
 # (an index dropped and made again, a storage parameter...), or, when
 # BENCH_AB_DOCS_A and BENCH_AB_DOCS_B are given, how place_orders'
-# documents are sent (text, jsonb or table: see DOCS_AS).  The load is
+# documents are sent (text, jsonb or table: see DOCS_AS), or, when
+# BENCH_AB_A_SH and BENCH_AB_B_SH are given, whatever those shell
+# commands do (as root, with $ENGINE_PID and $PORT set: a renice of the
+# engine, say).  The load is
 # BENCH_AB_LOAD: place_order (the default), place_orders (ready
 # documents) or quote (the requoting market makers).  On a shared
 # machine whose speed drifts, alternation is what makes two variants
@@ -758,6 +761,9 @@ AB_RATE=${BENCH_AB_RATE:-}
 ab_variant() {	# on|off: set the variant up
 	if [ -n "${BENCH_AB_DOCS_A:-}" ]; then
 		if [ "$1" = on ]; then DOCS_AS=$BENCH_AB_DOCS_A; else DOCS_AS=$BENCH_AB_DOCS_B; fi
+	elif [ -n "${BENCH_AB_A_SH:-}" ]; then
+		# shell commands, as root, with $ENGINE_PID and $PORT at hand
+		if [ "$1" = on ]; then eval "$BENCH_AB_A_SH"; else eval "$BENCH_AB_B_SH"; fi
 	elif [ -n "${BENCH_AB_A_SQL:-}" ]; then
 		if [ "$1" = on ]; then q -c "$BENCH_AB_A_SQL" >/dev/null; else q -c "$BENCH_AB_B_SQL" >/dev/null; fi
 	elif [ "$1" = on ]; then
@@ -769,7 +775,7 @@ ab_variant() {	# on|off: set the variant up
 ab_name() {	# on|off
 	if [ -n "${BENCH_AB_DOCS_A:-}" ]; then
 		if [ "$1" = on ]; then echo "documents as $BENCH_AB_DOCS_A"; else echo "documents as $BENCH_AB_DOCS_B"; fi
-	elif [ -n "${BENCH_AB_A_SQL:-}" ]; then
+	elif [ -n "${BENCH_AB_A_SH:-}" ] || [ -n "${BENCH_AB_A_SQL:-}" ]; then
 		if [ "$1" = on ]; then echo "A"; else echo "B"; fi
 	elif [ "$1" = on ]; then
 		echo "$AB_SETTING=${BENCH_AB_A_VALUE:-on}"
@@ -784,6 +790,9 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 	esac
 	if [ -n "${BENCH_AB_A_SQL:-}" ] && [ -z "${BENCH_AB_B_SQL:-}" ]; then
 		echo "BENCH_AB_A_SQL needs BENCH_AB_B_SQL" >&2; exit 2
+	fi
+	if [ -n "${BENCH_AB_A_SH:-}" ] && [ -z "${BENCH_AB_B_SH:-}" ]; then
+		echo "BENCH_AB_A_SH needs BENCH_AB_B_SH" >&2; exit 2
 	fi
 	for phase in ${BENCH_AB_PHASES:-nostandby standby}; do
 		[ "$phase" = standby ] && start_standby
