@@ -84,6 +84,11 @@ dr-test: all install
 # EXCHANGE_B_STREAM=0: region B follows from the archive only.
 dr-drill: all install
 	bash test/dr/drill.sh
-bench: all install $(CORE_BIN)/bench_core
+bench: all install $(CORE_BIN)/bench_core $(CORE_BIN)/wakeup_probe
 	bash test/bench/run.sh
+# what a wake-up of another process costs this machine (test/bench/run.sh
+# prints it beside the core benchmark's speed)
+$(CORE_BIN)/wakeup_probe: test/bench/wakeup_probe.c
+	@mkdir -p $(CORE_BIN)
+	$(CORE_CC) $(CORE_BENCH_CFLAGS) -o $@ $<
 endif

@@ -105,6 +105,22 @@ core_speed() {
 }
 SPEED_BEFORE=$(core_speed)
 echo "== machine speed: the core benchmark alone at $SPEED_BEFORE ns per order (one core, best of 3)"
+# What waking another process costs here (test/bench/wakeup_probe.c): a
+# round trip through two pipes between two processes on either CPU, and
+# on one.  Every order crosses processes several times, so where a
+# wake-up across CPUs is dear (a nested VM whose idle CPUs halt at once:
+# 40-50 us, against about 5 with the guest's halt polling) every figure
+# below carries it.
+WAKEUP_PROBE=$HERE/../core/bin/wakeup_probe
+wakeup_cost() {
+	if [ -x "$WAKEUP_PROBE" ]; then
+		"$WAKEUP_PROBE" 20000 | sed -n 's/.*any_cpu=\([0-9.]*\) .*one_cpu=\([0-9.]*\).*/\1 us across CPUs, \2 us on one CPU/p'
+	else
+		echo "n/a"
+	fi
+}
+WAKEUP_BEFORE=$(wakeup_cost)
+echo "== wake-ups: a round trip between two processes takes $WAKEUP_BEFORE"
 
 echo "== starting server on 127.0.0.1:$PORT ($WORK), max_orders=$MAX_ORDERS; load average $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) CPUs"
 start_server "$DIR" "$PORT" "$MAX_ORDERS"
@@ -893,9 +909,11 @@ SIZE_C=$(shm_size shmC 55436 "$SHM_A")
 PER_BALANCE=$(echo "scale=1; ($SIZE_C - $SIZE_A) / 1000000" | bc)
 
 SPEED_AFTER=$(core_speed)
+WAKEUP_AFTER=$(wakeup_cost)
 echo
 echo "== results (protocol=$PROTOCOL, -j 2, -T $SECONDS_PER_RUN s, synchronous_commit=on, $(nproc) CPUs)"
 echo "machine speed: the core benchmark alone at $SPEED_BEFORE ns per order before the runs, $SPEED_AFTER after (one core, best of 3)"
+echo "wake-ups: a round trip between two processes took $WAKEUP_BEFORE before the runs; $WAKEUP_AFTER after"
 if [ "$SPEED_BEFORE" != n/a ] && [ "$SPEED_AFTER" != n/a ] &&
 	[ "$(echo "$SPEED_AFTER > 1.25 * $SPEED_BEFORE || $SPEED_BEFORE > 1.25 * $SPEED_AFTER" | bc)" = 1 ]; then
 	echo "WARNING: the CPU's speed changed by more than 25% during the run; the later runs' figures are not comparable with the earlier ones'"
