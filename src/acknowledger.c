@@ -238,6 +238,25 @@ AcknowledgerExit(int code, Datum arg)
 		WakeProcs(procnos, n);
 }
 
+/*
+ * The rounds' flushes are counted in pg_stat_wal (wal_sync, wal_sync_time)
+ * only once this process reports them, which a background worker must do
+ * itself: at most once a second, after a round or while idle (the idle
+ * wait ends every second).  Until 2026-11-23 it never did, and pg_stat_wal
+ * missed nearly every WAL flush of a loaded server.
+ */
+static void
+AckReportWal(TimestampTz *last_report)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now - *last_report >= USECS_PER_SEC)
+	{
+		pgstat_report_wal(false);
+		*last_report = now;
+	}
+}
+
 /* The acknowledger's entry point. */
 void
 AcknowledgerMain(Datum arg)
@@ -245,6 +264,7 @@ AcknowledgerMain(Datum arg)
 	int			procnos[256];
 	int			set_level = -1;
 	TimestampTz last_round_end = 0;
+	TimestampTz last_report = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -275,6 +295,8 @@ AcknowledgerMain(Datum arg)
 
 		if (!AckTarget(&target, &level))
 		{
+			/* idle: hand over what the last rounds counted (below) */
+			AckReportWal(&last_report);
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 1000, PG_WAIT_EXTENSION);
 			continue;
@@ -320,6 +342,8 @@ AcknowledgerMain(Datum arg)
 		}
 		pg_atomic_fetch_add_u64(&Exchange->stats.ack_rounds, 1);
 		last_round_end = GetCurrentTimestamp();
+
+		AckReportWal(&last_report);
 
 		/*
 		 * Nothing became durable (the standby settings changing under us,
