@@ -7,7 +7,8 @@
 -- (durable_waits: its rounds); 104 writes were counted for 100 calls, 2
 -- without the report.  pg_regress runs its server with
 -- fsync off, so wal_sync stays 0 here and wal_write is what is checked.
--- (Calls within one statement share one wait for durability at its end.)
+-- (Not a join with generate_series: a function scan that does not refer
+-- to the series runs once, whatever the row count says.)
 -- Last in the suite: the orders it places shift the ids others print.
 \set SHOW_CONTEXT never
 ALTER SYSTEM SET wal_writer_delay = '10s';
