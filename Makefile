@@ -84,11 +84,16 @@ dr-test: all install
 # EXCHANGE_B_STREAM=0: region B follows from the archive only.
 dr-drill: all install
 	bash test/dr/drill.sh
-bench: all install $(CORE_BIN)/bench_core $(CORE_BIN)/wakeup_probe
+bench: all install $(CORE_BIN)/bench_core $(CORE_BIN)/wakeup_probe $(CORE_BIN)/paced_load
 	bash test/bench/run.sh
 # what a wake-up of another process costs this machine (test/bench/run.sh
 # prints it beside the core benchmark's speed)
 $(CORE_BIN)/wakeup_probe: test/bench/wakeup_probe.c
 	@mkdir -p $(CORE_BIN)
 	$(CORE_CC) $(CORE_BENCH_CFLAGS) -o $@ $<
+# the paced runs' load: warm pooled connections, Poisson arrivals
+# (test/bench/run.sh uses it for the p99 target)
+$(CORE_BIN)/paced_load: test/bench/paced_load.c
+	@mkdir -p $(CORE_BIN)
+	$(CORE_CC) $(CORE_BENCH_CFLAGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< -L$(shell $(PG_CONFIG) --libdir) -lpq -lm
 endif
