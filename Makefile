@@ -9,7 +9,7 @@ CORE_OBJS = src/core/fixed.o src/core/core.o src/core/balances.o \
 OBJS = src/exchange.o src/guc.o src/shmem.o src/mailbox.o src/engine.o \
 	src/apply.o src/persist.o src/rebuild.o src/requests.o src/order_spec.o src/status.o src/acknowledger.o src/walahead.o \
 	$(CORE_OBJS)
-DATA = sql/exchange--1.0.sql sql/exchange--1.0--1.1.sql
+DATA = sql/exchange--1.0.sql sql/exchange--1.0--1.1.sql sql/exchange--1.1--1.2.sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out, in a temporary
 # instance with the library preloaded (test/regress.conf)

@@ -81,7 +81,9 @@ SELECT * FROM exchange.check_invariants();
 
 -- how the engine's growing tables are stored: room for HOT updates in
 -- order_record, and a vacuum after every 200,000 new rows, not after 20%
--- growth (a vacuum of a large table otherwise re-dirties hundreds of MB)
+-- growth (a vacuum of a large table otherwise re-dirties hundreds of MB),
+-- at a gentle pace (10 ms per 200 cost units: at the default 2 ms an
+-- ANALYZE took most of a CPU and stalled the callers)
 SELECT relname, reloptions FROM pg_class
  WHERE relnamespace = 'exchange'::regnamespace
    AND relname IN ('order_record', 'trade_record', 'balance_record')

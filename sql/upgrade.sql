@@ -1,5 +1,6 @@
--- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1.  (A new
--- installation runs the same two scripts: there is no separate 1.1 one.)
+-- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1 and 1.2.
+-- (A new installation runs the same scripts: there is no separate 1.1 or
+-- 1.2 one.)
 \set SHOW_CONTEXT never
 SELECT extversion FROM pg_extension WHERE extname = 'exchange';
 -- (CASCADE: earlier tests left views over the exchange's functions)
@@ -23,6 +24,13 @@ SELECT p.oid::regprocedure AS function,
 SELECT count(*) AS members FROM pg_depend
  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'exchange')
    AND deptype = 'e' AND objid = 'exchange.place_orders(text)'::regprocedure;
+-- 1.2: autovacuum paced gently on the engine's tables
+ALTER EXTENSION exchange UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+SELECT relname, reloptions FROM pg_class
+ WHERE relnamespace = 'exchange'::regnamespace AND relkind = 'r'
+   AND reloptions::text LIKE '%autovacuum_vacuum_cost_delay%'
+ ORDER BY relname;
 ALTER EXTENSION exchange UPDATE;
 
 -- the upgraded extension trades
