@@ -678,13 +678,24 @@ events_between() {
 }
 log_events() {	# WHO LOGFILE: "timestamp|what" lines
 	awk -v who="$1" '
-		function emit() { if (tbl != "") print ts "|" who " autovacuum " tbl " (" el " s, " int(wal / 1024) " kB WAL)"; tbl = "" }
-		/^[0-9-]+ [0-9:.]+ UTC .*automatic vacuum of table "[^"]*\.exchange\./ {
+		function emit() {
+			if (tbl == "") return
+			if (op == "vacuum") print ts "|" who " autovacuum " tbl " (" el " s, " int(wal / 1024) " kB WAL)"
+			else print ts "|" who " autoanalyze " tbl " (" el " s, CPU " cpu " s)"
+			tbl = "" }
+		# autovacuums and (since an ANALYZE round was found stalling a
+		# paced run, 2026-11-23) autoanalyzes of the exchange tables
+		/^[0-9-]+ [0-9:.]+ UTC .*automatic (vacuum|analyze) of table "[^"]*\.exchange\./ {
 			emit(); ts = $1 " " substr($2, 1, 8)
-			tbl = $0; sub(/.*automatic vacuum of table "[^.]*\./, "", tbl); sub(/".*/, "", tbl)
-			el = "?"; wal = 0; next }
+			op = ($0 ~ /automatic vacuum/) ? "vacuum" : "analyze"
+			tbl = $0; sub(/.*automatic (vacuum|analyze) of table "[^.]*\./, "", tbl); sub(/".*/, "", tbl)
+			el = "?"; wal = 0; cpu = "?"; next }
 		/^\t/ && tbl != "" {
 			if ($0 ~ /elapsed:/) { el = $0; sub(/.*elapsed: /, "", el); sub(/ s.*/, "", el) }
+			if ($0 ~ /CPU: user:/) {
+				u = $0; sub(/.*user: /, "", u); sub(/ s.*/, "", u)
+				y = $0; sub(/.*system: /, "", y); sub(/ s.*/, "", y)
+				cpu = sprintf("%.2f", u + y) }
 			if ($0 ~ /WAL usage:/) { wal = $0; sub(/ bytes.*/, "", wal); sub(/.* /, "", wal) }
 			next }
 		{ emit() }
