@@ -718,6 +718,15 @@ log_events() {	# WHO LOGFILE: "timestamp|what" lines
 # of WAL in run Y, p99 611 ms at 10,000/s without the standby).  So it is
 # paid first: a VACUUM of the exchange's tables, the standby's replay of
 # it, and a sync.  Autovacuums the paced run itself causes still run in it.
+# The same for the statistics (since 2026-11-23, run BE): the throughput
+# runs' millions of changed rows left an ANALYZE of order_record due, and
+# when autovacuum ran it inside a pooled paced run it read 26,569 pages
+# that shared buffers did not hold in 3.9 s (this VM keeps only about 4 GB
+# of page cache with 19 GB free, reclaiming cold file pages: 14 M
+# refaults since boot, so many of them likely came from the disk), and
+# the paced run backed up for those seconds, p99 582 ms.  At 10,000
+# orders/s a 17 M-row order_record owes an ANALYZE every 170 s, not
+# within 15 s; so the settling analyzes too.
 # The books are trimmed first, so that the cancellation of 100,000 orders
 # is vacuumed and replayed here too (in run AF the trim came after the
 # settling, inside the paced run's own set-up, and the 10,000/s run
@@ -727,7 +736,7 @@ settle() {
 	local t0
 	trim_books
 	t0=$(date +%s.%N)
-	q -c "VACUUM exchange.order_record, exchange.open_order, exchange.trade_record, exchange.balance_record"
+	q -c "VACUUM (ANALYZE) exchange.order_record, exchange.open_order, exchange.trade_record, exchange.balance_record"
 	standby_catch_up
 	# and the kernel's dirty pages on the disk: what the throughput runs
 	# and the VACUUM left in the page cache is otherwise written back in
@@ -735,7 +744,7 @@ settle() {
 	# flush in the paced run waits behind it (run Z: 674 ms at +13 s of
 	# the 10,000/s run, nothing else running, no steal)
 	sync
-	printf "   settled before the paced run: VACUUM of the exchange's tables%s, sync, %.1f s\n" \
+	printf "   settled before the paced run: VACUUM (ANALYZE) of the exchange's tables%s, sync, %.1f s\n" \
 		"${STANDBY_UP:+ and its replay on the standby}" "$(echo "$(date +%s.%N) - $t0" | bc)"
 }
 
