@@ -26,7 +26,9 @@
  * transaction, latency us, script 0, epoch seconds, microseconds) for the
  * measured orders only, and on stdout pgbench's "tps = N (without initial
  * connection time)" line, then one "paced:" summary line.  Exits non-zero
- * on any failed call.
+ * on any failed call.  With PACED_LOAD_ALL=FILE in the environment it also
+ * writes every answer, warm-up and drain included, to FILE: seconds since
+ * the paced load began, latency in us, and 1 for a measured order.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -213,6 +215,7 @@ main(int argc, char **argv)
 				seconds;
 	int			nconn;
 	FILE	   *txlog;
+	FILE	   *alllog = NULL;
 	struct conn conns[MAX_CONNS];
 	struct epoll_event events[MAX_CONNS];
 	int			ep;
@@ -247,6 +250,15 @@ main(int argc, char **argv)
 	{
 		fprintf(stderr, "paced_load: bad arguments\n");
 		return 2;
+	}
+	if (getenv("PACED_LOAD_ALL") != NULL)
+	{
+		alllog = fopen(getenv("PACED_LOAD_ALL"), "w");
+		if (alllog == NULL)
+		{
+			perror(getenv("PACED_LOAD_ALL"));
+			return 1;
+		}
 	}
 	txlog = fopen(argv[7], "w");
 	if (txlog == NULL)
@@ -372,7 +384,18 @@ main(int argc, char **argv)
 
 			if (!c->busy)
 				continue;
-			if (read_answer(c) && c->order.measured)
+			if (!read_answer(c))
+				continue;
+			if (alllog != NULL)
+			{
+				double		done = now_s() - t0;
+
+				/* every answer, warm-up and drain too: seconds since the
+				 * load began, latency us, measured (1) or not */
+				fprintf(alllog, "%.4f %.0f %d\n", done,
+						(done - c->order.arrival) * 1e6, c->order.measured);
+			}
+			if (c->order.measured)
 			{
 				double		done = now_s() - t0;
 				double		us = (done - c->order.arrival) * 1e6;
@@ -400,6 +423,8 @@ main(int argc, char **argv)
 		PQfinish(conns[i].pg);
 	}
 	fclose(txlog);
+	if (alllog != NULL)
+		fclose(alllog);
 
 	qsort(lat, nlat, sizeof(*lat), cmp_double);
 	printf("tps = %.6f (without initial connection time)\n", nlat / seconds);
