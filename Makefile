@@ -8,6 +8,7 @@ CORE_OBJS = src/core/fixed.o src/core/core.o src/core/balances.o \
 	src/core/book.o src/core/match.o
 OBJS = src/exchange.o src/guc.o src/shmem.o src/mailbox.o src/engine.o \
 	src/apply.o src/persist.o src/rebuild.o src/requests.o src/order_spec.o src/status.o src/acknowledger.o src/walahead.o \
+	src/writeback.o \
 	$(CORE_OBJS)
 DATA = sql/exchange--1.0.sql sql/exchange--1.0--1.1.sql sql/exchange--1.1--1.2.sql
 
@@ -24,11 +25,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps run stop status test regress core-test pgtap spec-fuzz crash-test ha-test dr-test dr-drill bench
+.PHONY: deps run stop status test regress core-test pgtap spec-fuzz crash-test writeback-test ha-test dr-test dr-drill bench
 
 ifeq ($(wildcard $(PGXS)),)
 # No postgresql-server-dev-15 yet: install the dependencies, then go on.
-all install run stop status test regress core-test pgtap spec-fuzz crash-test ha-test dr-test dr-drill bench:
+all install run stop status test regress core-test pgtap spec-fuzz crash-test writeback-test ha-test dr-test dr-drill bench:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -58,6 +59,7 @@ test: deps all install
 	$(MAKE) pgtap
 	$(MAKE) spec-fuzz
 	$(MAKE) crash-test
+	$(MAKE) writeback-test
 	$(MAKE) ha-test
 	$(MAKE) dr-test
 	$(MAKE) dr-drill
@@ -73,6 +75,10 @@ spec-fuzz: all install
 	bash test/spec/run.sh
 crash-test: all install
 	bash test/crash/run.sh
+# the writeback pacer on a primary and its hot standby, pages counted by
+# cachestat(2) (test/writeback/run.sh)
+writeback-test: all install
+	bash test/writeback/run.sh
 ha-test: all install
 	bash test/ha/run.sh
 # pgBackRest: full/incremental backups to both repositories, verify, and a

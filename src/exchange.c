@@ -47,4 +47,5 @@ _PG_init(void)
 	EngineRegister();
 	AcknowledgerRegister();
 	WalAheadRegister();
+	WritebackRegister();
 }

@@ -48,6 +48,7 @@ extern bool exchange_acknowledger;
 extern bool exchange_row_places;
 extern bool exchange_index_order;
 extern int	exchange_wal_segments_ahead;
+extern int	exchange_writeback_interval;
 
 extern void GucInit(void);
 
@@ -296,6 +297,10 @@ extern bool CommitIsDurable(XLogRecPtr lsn, int level);
 /* walahead.c */
 extern void WalAheadRegister(void);
 PGDLLEXPORT void WalAheadMain(Datum arg);
+
+/* writeback.c */
+extern void WritebackRegister(void);
+PGDLLEXPORT void WritebackMain(Datum arg);
 
 /* engine.c */
 extern void EngineRegister(void);

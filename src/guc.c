@@ -20,6 +20,7 @@ bool		exchange_acknowledger = true;
 bool		exchange_row_places = true;
 bool		exchange_index_order = true;
 int			exchange_wal_segments_ahead = 2;
+int			exchange_writeback_interval = 1000;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
 void
@@ -106,5 +107,10 @@ GucInit(void)
 							"The WAL preparer creates them before a writer needs one; 0: writers create each as they reach it, holding WALWriteLock meanwhile.",
 							&exchange_wal_segments_ahead, 2, 0, 64,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.writeback_interval",
+							"How often the exchange's dirty relation pages are handed to the kernel for writing.",
+							"The writeback pacer starts writing them back every interval, on primaries and hot standbys; 0: the kernel writes them on its own schedule, all of a file's at once.",
+							&exchange_writeback_interval, 1000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("exchange");
 }

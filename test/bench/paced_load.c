@@ -226,6 +226,8 @@ main(int argc, char **argv)
 	double	   *lat;
 	long		nlat = 0,
 				latcap;
+	char	   *txlog_buf;
+	size_t		txlog_size;
 	long		measured_open = 0;
 	double		t0,
 				next_arrival,
@@ -319,7 +321,16 @@ main(int argc, char **argv)
 	queue = malloc(sizeof(*queue) * qcap);
 	latcap = (long) (rate * seconds * 2) + 1024;
 	lat = malloc(sizeof(*lat) * latcap);
-	if (queue == NULL || lat == NULL)
+	/*
+	 * The log's lines stay in memory until the end: written as they come,
+	 * they were dirty page cache that the kernel wrote back in one piece
+	 * 30 s later, in the middle of a long run, beside the servers' WAL
+	 * flushes.
+	 */
+	txlog_size = (size_t) latcap * 48;
+	txlog_buf = malloc(txlog_size);
+	if (queue == NULL || lat == NULL || txlog_buf == NULL ||
+		setvbuf(txlog, txlog_buf, _IOFBF, txlog_size) != 0)
 	{
 		fprintf(stderr, "paced_load: out of memory\n");
 		return 1;
