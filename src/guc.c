@@ -10,7 +10,7 @@ int			exchange_max_balances = 1000000;
 int			exchange_max_orders = 1000000;
 int			exchange_max_price_levels = 200000;
 int			exchange_queue_size = 8192;
-int			exchange_batch_size = 1024;
+int			exchange_batch_size = 4096;
 int			exchange_batch_delay = 200;
 int			exchange_batch_siblings = 8;
 int			exchange_ack_delay = 0;
@@ -60,7 +60,7 @@ GucInit(void)
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("exchange.batch_size",
 							"Most requests the engine commits in one transaction.",
-							NULL, &exchange_batch_size, 1024, 1, 65536,
+							NULL, &exchange_batch_size, 4096, 1, 65536,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("exchange.batch_delay",
 							"Microseconds the engine waits for more requests when it finds only a few (like commit_delay).",
