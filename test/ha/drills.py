@@ -19,14 +19,24 @@ Drills, in order:
   freeze-patroni        Patroni on the leader stopped with SIGSTOP while its
                         PostgreSQL runs on (a zombie primary); SIGCONT once
                         a new leader took over
+  kill-sync-standby     a crash of the synchronous standby's node (SIGKILL of
+                        its Patroni and every PostgreSQL process): the leader
+                        stays and acknowledges again once its Patroni made
+                        the other replica synchronous; the node is started
+                        again after that
+  kill-replicas         a crash of both replicas' nodes at once, down for 5 s:
+                        nothing sent meanwhile may be acknowledged (strict
+                        synchronous mode); once they are started again,
+                        trading resumes on the same leader
 
 After each drill, with new requests paused and every unanswered one
 retried: a new leader took requests; no acknowledged order is lost; no
 (account, client_order_id) is stored twice; exchange.check_invariants() is
 empty on the primary; order_book() equals the open orders; per-asset
 totals equal the deposits; the old leader is a streaming replica again
-(within 60 s of the fault).  etcd-down, kill-postmaster and switchover
-also check that there never were two writable primaries.  The traders
+(within 60 s of the fault; in the replica drills, the killed replicas).
+etcd-down, kill-postmaster, switchover and the replica drills also check
+that there never were two writable primaries.  The traders
 and the checks of the tables are test/lib/trading.py's, shared with the
 crash test.
 
@@ -325,6 +335,22 @@ class HaTrader(trading.Trader):
         return cls != 'definitive'
 
 
+class Probe(HaTrader):
+    """New orders while the replicas are down, each on a new connection
+    with a short statement_timeout, so that an order left unanswered does
+    not hold back the next (each trader waits for its own); the ones whose
+    outcome is unknown are retried once the replicas are back."""
+
+    coid_prefix = 'probe'
+
+    def connect(self):
+        self.conn = psycopg2.connect(
+            self.cluster.dsn(None, 'ha-probe'),
+            options='-c statement_timeout=1000')
+        self.conn.autocommit = True
+        self.node = None
+
+
 def new_checks():
     """A drill's checks: only failures are printed, indented."""
     return trading.Checks(indent='  ', limit=10, quiet=True)
@@ -530,10 +556,12 @@ class Drills:
         parts = ['drill %-16s %s' % (name, 'ok  ' if ok else 'FAIL')]
         parts.append('leader %s->%s' % (fig.get('old', '?'), fig.get('new', '?')))
         for key, fmt in (('rto', 'rto=%.2fs'), ('outage', 'outage=%.2fs'),
-                         ('gap', 'no_ack_gap=%.2fs'), ('rejoin', 'rejoin=%.1fs'),
+                         ('gap', 'no_ack_gap=%.2fs'), ('restart', 'ack_after_replicas_started=%.2fs'),
+                         ('rejoin', 'rejoin=%.1fs'),
                          ('rejoin_after_restart', 'rejoin_after_patroni_back=%.1fs'),
                          ('zombie', 'zombie_writable=%.2fs'),
                          ('client_retried', 'example_client_retried=%d'),
+                         ('probes', 'probes_while_down=%d'),
                          ('acked', 'acked=%d'), ('lost', 'lost=%d'),
                          ('dups', 'duplicates=%d')):
             if key in fig and fig[key] is not None:
@@ -562,23 +590,25 @@ class Drills:
         fig['rto'] = t_ack - t_fault
         return new
 
-    def wait_rejoin(self, old, t_from, c, fig, key='rejoin'):
+    def wait_rejoin(self, old, t_from, c, fig, key='rejoin', what='old leader'):
         def rejoined():
             leader = self.cluster.leader()
             return leader and self.cluster.replica_ok(old, leader)
         if self.wait_for('%s to rejoin' % old, rejoined, self.args.rejoin_bar + 30,
                          0.25):
             fig[key] = now() - t_from
-            if key == 'rejoin':
+            if key == 'rejoin' and what == 'old leader':
                 self.rejoins.append(fig[key])
-            c.check('old leader a streaming replica within %d s'
-                    % self.args.rejoin_bar,
+            c.check('%s a streaming replica within %d s'
+                    % (what, self.args.rejoin_bar),
                     [] if fig[key] <= self.args.rejoin_bar else
                     ['%s rejoined after %.1f s' % (old, fig[key])])
         else:
-            c.check('old leader rejoins as a replica',
+            c.check('%s rejoins as a replica' % what,
                     ['%s not a streaming replica %d s after the fault'
                      % (old, self.args.rejoin_bar + 30)])
+            return False
+        return True
 
     def check_single_primary(self, t_from, c):
         n, span = self.monitor.overlaps(t_from, now())
@@ -697,6 +727,157 @@ class Drills:
             fig['rejoin_after_restart'] = fig['rejoin'] - (t_back - t_fault)
         return new is not None
 
+    # -- the replicas ----------------------------------------------------
+
+    def sync_standby(self, leader):
+        for name, m in self.cluster.members().items():
+            if name != leader and m.get('role') == 'sync_standby':
+                return name
+        return None
+
+    def kill_node_postgres(self, node):
+        """SIGKILL a node's postmaster and every process it started, at
+        once, as a crash of the host would stop them; the pid killed."""
+        pid = self.cluster.postmaster_pid(node)
+        if not pid or not alive(pid):
+            return None
+        children = []
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                with open('/proc/%s/stat' % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # the field after the parenthesised command is the state, then ppid
+            if int(stat[stat.rindex(')') + 2:].split()[1]) == pid:
+                children.append(int(entry))
+        for p in [pid] + children:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return pid
+
+    def same_leader(self, leader, c, fig):
+        now_leader = self.cluster.leader()
+        fig['new'] = now_leader or '?'
+        c.check('the leader stays the leader', [] if now_leader == leader
+                else ['the leader is %s after the fault' % now_leader])
+
+    def kill_node(self, node):
+        """A crash of the node's host: SIGKILL its Patroni, then its
+        PostgreSQL processes; False when there was no postmaster."""
+        pid = self.cluster.patroni_pid(node)
+        if pid and alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        return self.kill_node_postgres(node) is not None
+
+    def acked_early(self, t_fault, t_until):
+        """Orders sent after the fault and acknowledged before t_until."""
+        with self.results.lock:
+            return [p for p in self.results.places
+                    if p.acked_at is not None and p.created >= t_fault + 0.2
+                    and p.acked_at < t_until]
+
+    def start_nodes(self, nodes, c):
+        for node in nodes:
+            log('starting Patroni on %s again' % node)
+            if not self.cluster.cluster_sh('start-node', node):
+                c.check('Patroni restarts', ['cluster.sh start-node %s failed'
+                                             % node])
+
+    def kill_sync_standby(self, leader, t_fault, c, fig):
+        sync = self.sync_standby(leader)
+        if not sync:
+            c.check('a synchronous standby', ['Patroni names none'])
+            return False
+        log('crash of the synchronous standby %s: SIGKILL its Patroni and '
+            'PostgreSQL; the leader %s stays' % (sync, leader))
+        if not self.kill_node(sync):
+            c.check('postmaster found', ['no postmaster pid for %s' % sync])
+            return False
+        # with the node down, the leader's Patroni must make the other
+        # replica synchronous before anything is acknowledged again
+        t_ack = self.wait_for('an order acknowledged after the kill',
+                              lambda: self.first_ack(t_fault + 0.2), 30)
+        if t_ack:
+            fig['outage'] = t_ack - t_fault
+        else:
+            c.check('orders acknowledged again, through the other replica, '
+                    'within 30 s', ['none'])
+        self.start_nodes([sync], c)
+        self.wait_rejoin(sync, t_fault, c, fig, what='the killed standby')
+        self.same_leader(leader, c, fig)
+        self.check_single_primary(t_fault, c)
+        return t_ack is not None
+
+    def kill_replicas(self, leader, t_fault, c, fig):
+        replicas = [n for n in NODES if n != leader]
+        down = self.args.replicas_down_seconds
+        log('crash of both replicas (%s) for %.0f s: SIGKILL their Patroni '
+            'and PostgreSQL; the leader %s may acknowledge nothing meanwhile'
+            % (', '.join(replicas), down, leader))
+        for node in replicas:
+            if not self.kill_node(node):
+                c.check('postmaster found', ['no postmaster pid for %s' % node])
+                self.start_nodes(replicas, c)
+                return False
+        # the traders each wait for the order they sent: new ones, each
+        # on a new connection, ask whether anything is acknowledged now
+        probe = Probe(len(self.traders), None, self.cluster, self.accounts,
+                      self.results, self.load, threading.Event(),
+                      self.rng.randrange(1 << 30), 0)
+        t_end = t_fault + down
+        sent = 0
+        while now() < t_end - 0.3:
+            time.sleep(0.25)
+            req = probe.new_place()
+            with self.results.lock:
+                self.results.places.append(req)
+            probe.pending.append(req)
+            if probe.ensure_conn():
+                probe.send_place(req)
+                sent += 1
+            probe.drop_conn()
+        time.sleep(max(0.0, t_end - now()))
+        t_back = now()
+        fig['probes'] = sent
+        c.check('orders sent while the replicas were down', [] if sent >= 2
+                else ['only %d sent in %.0f s' % (sent, down)])
+        early = self.acked_early(t_fault, t_back)
+        c.check('nothing sent after the kill acknowledged while no replica '
+                'ran (strict synchronous mode)',
+                ['%d orders, the first %s acknowledged %.2f s after the kill'
+                 % (len(early), early[0].coid, early[0].acked_at - t_fault)]
+                if early else [])
+        self.start_nodes(replicas, c)
+        # the probes' unanswered orders, sent again until answered
+        deadline = now() + 60
+        while probe.pending and now() < deadline:
+            if probe.ensure_conn():
+                probe.send_place(probe.pending[0])
+            else:
+                time.sleep(0.2)
+        probe.drop_conn()
+        c.check('every probe order answered within 60 s of the replicas\' '
+                'start', ['%s still unknown' % r.coid for r in probe.pending])
+        t_ack = self.wait_for('an order acknowledged after the replicas '
+                              'returned', lambda: self.first_ack(t_fault + 0.2),
+                              60)
+        if t_ack:
+            fig['outage'] = t_ack - t_fault
+            fig['restart'] = t_ack - t_back
+        else:
+            c.check('orders acknowledged again within 60 s of the replicas\' '
+                    'start', ['none'])
+        for node in replicas:
+            self.wait_rejoin(node, t_fault, c, fig, what='a killed replica')
+        self.same_leader(leader, c, fig)
+        self.check_single_primary(t_fault, c)
+        return t_ack is not None
+
     def writable_after(self, old, t_fault):
         """How long old and the new leader were both writable."""
         both = [t for t, p in self.monitor.samples
@@ -783,6 +964,8 @@ def main():
     ap.add_argument('--load-seconds', type=float, default=3.0)
     ap.add_argument('--tail-seconds', type=float, default=2.0)
     ap.add_argument('--rejoin-bar', type=float, default=60.0)
+    ap.add_argument('--replicas-down-seconds', type=float, default=5.0,
+                    help='how long kill-replicas keeps both replicas down')
     ap.add_argument('--rto-bar', type=float, default=10.0)
     ap.add_argument('--only', default=None,
                     help='comma-separated drill names to run')
@@ -826,7 +1009,9 @@ def main():
     plan = [('kill-postmaster-%d' % (i + 1), d.kill_postmaster)
             for i in range(args.kills)]
     plan += [('switchover', d.switchover), ('kill-patroni', d.kill_patroni),
-             ('etcd-down', d.etcd_down), ('freeze-patroni', d.freeze_patroni)]
+             ('etcd-down', d.etcd_down), ('freeze-patroni', d.freeze_patroni),
+             ('kill-sync-standby', d.kill_sync_standby),
+             ('kill-replicas', d.kill_replicas)]
     if args.only:
         wanted = args.only.split(',')
         plan = [p for p in plan if any(p[0].startswith(w) for w in wanted)]

@@ -2,7 +2,8 @@
 # HA drills: a 3-node Patroni cluster of its own (scripts/cluster.sh with its
 # own state directory and ports), concurrent traders through the multi-host
 # URL and HAProxy, then leader SIGKILLs, a switchover, a killed and a frozen
-# Patroni, and an etcd outage (test/ha/drills.py).  The cluster is stopped,
+# Patroni, an etcd outage, and crashes of the synchronous standby's node and
+# of both replicas' nodes (test/ha/drills.py).  The cluster is stopped,
 # process by process, whatever happens.
 #
 # Usage (from the repo root, as root):
