@@ -1,6 +1,6 @@
--- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1 and 1.2.
--- (A new installation runs the same scripts: there is no separate 1.1 or
--- 1.2 one.)
+-- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1, 1.2 and
+-- 1.3.  (A new installation runs the same scripts: there is no separate
+-- 1.1, 1.2 or 1.3 one.)
 \set SHOW_CONTEXT never
 SELECT extversion FROM pg_extension WHERE extname = 'exchange';
 -- (CASCADE: earlier tests left views over the exchange's functions)
@@ -31,6 +31,16 @@ SELECT relname, reloptions FROM pg_class
  WHERE relnamespace = 'exchange'::regnamespace AND relkind = 'r'
    AND reloptions::text LIKE '%autovacuum_vacuum_cost_delay%'
  ORDER BY relname;
+-- 1.3: exchange.latency(), latency_histogram(), reset_latency()
+ALTER EXTENSION exchange UPDATE TO '1.3';
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('exchange_admin', p.oid, 'EXECUTE') AS admins,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public
+  FROM pg_proc p
+ WHERE p.pronamespace = 'exchange'::regnamespace
+   AND p.proname IN ('latency', 'latency_histogram', 'reset_latency')
+ ORDER BY 1::text;
 ALTER EXTENSION exchange UPDATE;
 
 -- the upgraded extension trades

@@ -257,6 +257,9 @@ AckReportWal(TimestampTz *last_report)
 	}
 }
 
+/* exchange.latency()'s durable stage: the acknowledger's alone */
+static LatencyLocal durable_latency;
+
 /* The acknowledger's entry point. */
 void
 AcknowledgerMain(Datum arg)
@@ -283,6 +286,7 @@ AcknowledgerMain(Datum arg)
 		int			level;
 		int			n;
 		int			woken = 0;
+		TimestampTz round_start;
 
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -320,6 +324,7 @@ AcknowledgerMain(Datum arg)
 		}
 
 		/* one flush and one standby wait for everything queued so far */
+		round_start = GetCurrentTimestamp();
 		XLogFlush(target);
 		if (level > SYNCHRONOUS_COMMIT_LOCAL_FLUSH &&
 			!CommitIsReplicated(target, level))
@@ -334,6 +339,8 @@ AcknowledgerMain(Datum arg)
 			}
 			SyncRepWaitForLSN(target, true);
 		}
+		LatencyLocalAdd(&durable_latency, round_start, GetCurrentTimestamp());
+		LatencyLocalPublish(&durable_latency, LATENCY_DURABLE);
 
 		while ((n = AckTakeDurable(procnos, lengthof(procnos), false)) > 0)
 		{

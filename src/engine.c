@@ -169,6 +169,10 @@ EngineBatchTransaction(const Request *reqs, Response *resps, int n,
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/* exchange.latency()'s queue and batch stages: the engine's alone */
+static LatencyLocal queue_latency;
+static LatencyLocal batch_latency;
+
 static void
 CountBatch(int n)
 {
@@ -192,6 +196,12 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 {
 	ErrorData  *volatile edata = NULL;
 	MemoryContext oldcxt = CurrentMemoryContext;
+	TimestampTz start = GetCurrentTimestamp();
+
+	/* how long each waited in the queue (a retry's wait is counted) */
+	if (!retry)
+		for (int i = 0; i < n; i++)
+			LatencyLocalAdd(&queue_latency, reqs[i].queued_at, start);
 
 	inflight = reqs;
 	inflight_n = n;
@@ -242,7 +252,12 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 		AcknowledgeWhenDurable(wake, nwake, lsn, durability);
 		inflight_n = 0;
 		if (n > 0)
+		{
 			CountBatch(n);
+			LatencyLocalAdd(&batch_latency, start, GetCurrentTimestamp());
+			LatencyLocalPublish(&batch_latency, LATENCY_BATCH);
+		}
+		LatencyLocalPublish(&queue_latency, LATENCY_QUEUE);
 		return;
 	}
 

@@ -85,6 +85,7 @@ typedef struct Request
 	bool		post_only;
 	bool		flag;			/* halt (true) / resume */
 	bool		has_text;
+	TimestampTz queued_at;		/* when the caller queued it */
 	char		name[CORE_SYMBOL_LEN];	/* market symbol or asset code */
 	char		base[CORE_CODE_LEN];
 	char		quote[CORE_CODE_LEN];
@@ -111,7 +112,7 @@ CopyText(char *dst, const char *src, size_t size)
 }
 
 /*
- * Copy a request into or out of the queue.  Of its 470 bytes, 384 are room
+ * Copy a request into or out of the queue.  Of its 480 bytes, 384 are room
  * for texts that are mostly empty or a few characters long (a symbol, a
  * quantity, a price): the texts are copied up to their terminators.
  */
@@ -226,6 +227,45 @@ typedef struct AckRing
 	AckEntry   *entries;
 } AckRing;
 
+/*
+ * Latency histograms (latency.c): microseconds in 232 buckets, exact below
+ * 16 us, then eight to each power of two (at most 12.5% wide), the last
+ * from 2^31 us up.
+ */
+#define LATENCY_BUCKETS		232
+
+typedef enum LatencyStage
+{
+	LATENCY_CALL,				/* a call, first request queued to durable */
+	LATENCY_QUEUE,				/* a request, queued to its batch's start */
+	LATENCY_BATCH,				/* a batch, start to commit */
+	LATENCY_DURABLE,			/* an acknowledger round: flush + standby */
+	LATENCY_STAGES
+} LatencyStage;
+
+typedef struct LatencyHist
+{
+	pg_atomic_uint64 count[LATENCY_BUCKETS];
+	pg_atomic_uint64 sum_us;
+	pg_atomic_uint64 max_us;
+} LatencyHist;
+
+/* What exchange.reset_latency() saw: subtracted from the counts. */
+typedef struct LatencyBase
+{
+	uint64		count[LATENCY_BUCKETS];
+	uint64		sum_us;
+} LatencyBase;
+
+/* A single writer's (the engine's, the acknowledger's) unpublished counts. */
+typedef struct LatencyLocal
+{
+	uint64		count[LATENCY_BUCKETS];
+	uint64		sum_us;
+	uint64		max_us;
+	bool		any;
+} LatencyLocal;
+
 typedef struct ExchangeShared
 {
 	LWLock	   *queue_lock;		/* queue ring and its head/tail */
@@ -246,6 +286,12 @@ typedef struct ExchangeShared
 	Mailbox    *mailboxes;
 	AckRing		acks;
 	Core	   *core;			/* written by the engine only */
+
+	/* latency.c: CALL by the callers, the others by one process each */
+	LatencyHist latency[LATENCY_STAGES];
+	slock_t		latency_mutex;	/* latency_base, latency_since */
+	LatencyBase latency_base[LATENCY_STAGES];
+	TimestampTz latency_since;
 } ExchangeShared;
 
 extern ExchangeShared *Exchange;
@@ -293,6 +339,13 @@ extern void AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn,
 extern bool AcknowledgeMe(XLogRecPtr lsn, int level);
 extern bool AcknowledgerRunning(void);
 extern bool CommitIsDurable(XLogRecPtr lsn, int level);
+
+/* latency.c */
+extern void LatencyInit(void);
+extern void LatencyRecord(LatencyStage stage, TimestampTz from, TimestampTz to);
+extern void LatencyLocalAdd(LatencyLocal *local, TimestampTz from,
+							TimestampTz to);
+extern void LatencyLocalPublish(LatencyLocal *local, LatencyStage stage);
 
 /* walahead.c */
 extern void WalAheadRegister(void);

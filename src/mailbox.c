@@ -193,6 +193,7 @@ static struct
 	int			sent;			/* requests sent in this call */
 	XLogRecPtr	lsn;			/* latest commit any answer rests on */
 	int			durability;
+	TimestampTz started;		/* when the call began (exchange.latency) */
 	TimestampTz last_sent;		/* when the latest chunk was sent */
 } call;
 
@@ -228,6 +229,7 @@ RequestBegin(void)
 	memset(mb->filled, 0, sizeof(mb->filled));
 	SpinLockRelease(&mb->mutex);
 	call.open = true;
+	call.started = GetCurrentTimestamp();
 	call.sent = 0;
 	call.lsn = InvalidXLogRecPtr;
 	call.durability = 0;
@@ -243,6 +245,7 @@ bool
 RequestSend(Request *reqs, int n, int first, int *through)
 {
 	int			engine_procno;
+	TimestampTz now = GetCurrentTimestamp();
 
 	Assert(call.open && n > 0 && first >= 0 && first + n <= MAILBOX_SLOTS);
 	LWLockAcquire(Exchange->queue_lock, LW_EXCLUSIVE);
@@ -257,13 +260,14 @@ RequestSend(Request *reqs, int n, int first, int *through)
 		reqs[i].procno = MyProc->pgprocno;
 		reqs[i].generation = call.generation;
 		reqs[i].slot = first + i;
+		reqs[i].queued_at = now;
 		RequestCopy(&Exchange->queue[Exchange->queue_tail % Exchange->queue_capacity],
 					&reqs[i]);
 		Exchange->queue_tail++;
 	}
 	LWLockRelease(Exchange->queue_lock);
 	call.sent += n;
-	call.last_sent = GetCurrentTimestamp();
+	call.last_sent = now;
 	*through = call.sent;
 
 	SpinLockAcquire(&Exchange->state_mutex);
@@ -375,6 +379,7 @@ RequestEnd(void)
 	Assert(call.open);
 	call.open = false;
 	WaitDurable(call.lsn, call.durability, call.last_sent);
+	LatencyRecord(LATENCY_CALL, call.started, GetCurrentTimestamp());
 }
 
 /*

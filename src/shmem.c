@@ -19,6 +19,12 @@
  *
  * - The acknowledger's ring (acks) is guarded by its spinlock: the engine
  *   appends callers to wake, the acknowledger takes them from the head.
+ * - The latency histograms (latency.c) are atomics.  The call stage is
+ *   written by every caller with atomic adds; the queue and batch stages
+ *   by the engine alone and the durable stage by the acknowledger alone,
+ *   with plain stores.  latency_base and latency_since, which
+ *   exchange.reset_latency() sets and the readers subtract, are guarded by
+ *   latency_mutex; the counts themselves are never written by a reset.
  *
  * Latches: a caller publishes its request in the queue, then sets the
  * engine's latch; the engine publishes an answer in the mailbox, then sets
@@ -121,6 +127,7 @@ ShmemStartup(void)
 		pg_atomic_init_u32(&Exchange->active_callers, 0);
 		for (int i = 0; i < lengthof(Exchange->stats.batch_hist); i++)
 			pg_atomic_init_u64(&Exchange->stats.batch_hist[i], 0);
+		LatencyInit();
 
 		p += MAXALIGN(sizeof(ExchangeShared));
 		Exchange->queue = (Request *) p;

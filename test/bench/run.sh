@@ -571,6 +571,7 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	outcome_mark
 	m0=$(machine_cpu_ticks); e0=$(engine_cpu_ticks); s0=$(steal_ticks); l0=$(wal_lsn); rp0=$(replay_cpu_ticks)
 	r0=$(rel_bytes)
+	latency_reset
 	t0=$(date +%s)
 	load_args "$script"
 	run_pgbench "batch-$1" "$c" "${LOAD_ARGS[@]}" \
@@ -592,10 +593,21 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 		"${BATCH_WAL[$1-$c]} WAL bytes/order, ${BATCH_REL[$1-$c]} table bytes/order, steal ${BATCH_STEAL[$1-$c]}% of the CPUs," \
 		"core benchmark at $speed ns/order just before; the checkpoint before the run took ${BATCH_CKPT_MS[$1-$c]} ms of machine CPU, not counted"
 	batch_outcome "$WORK/batch-$1-$c.out"
+	echo "     $(latency_line)"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
 }
-declare -A SB_ROUNDS SB_BATCH SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_P99W SB_P999W SB_WAL SB_CPU SLOW SB_STEAL
+# The server's own view of a run (exchange.latency(), reset just before
+# it): per stage p50 / p99 / p99.9 and the largest, in ms.  "call" is a
+# call inside the server, from its first request until it is durable; the
+# client's figures add the network, the protocol and its own waits.  A
+# pooled run's warm-up calls are in it.
+latency_reset() { q -c "SELECT exchange.reset_latency()" >/dev/null; }
+latency_line() {
+	q -F' ' -c "SELECT stage, count, p50_ms, p99_ms, p999_ms, max_ms FROM exchange.latency()" |
+		awk '{ printf "%s%s %d: p50 %s, p99 %s, p99.9 %s, max %s", (NR > 1 ? "; " : "server stages (ms): "), $1, $2, $3, $4, $5, $6 } END { print "" }'
+}
+declare -A SB_LAT SB_ROUNDS SB_BATCH SB_REPLAY SB_ENGINE SB_ORDERS SB_P50 SB_P99 SB_P999 SB_P99W SB_P999W SB_WAL SB_CPU SLOW SB_STEAL
 bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	local c=$1 lsn0 req0 cpu0 ecpu0 st0 rp0 b0 w0 label=${2:-orders-sb}
 	shift 2 || shift 1
@@ -611,6 +623,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	w0=$(durable_waits)
 	mkdir -p "$WORK/log-$label-$c"
 	order_load "${ORDER_LOAD:-plain}"
+	latency_reset
 	t0=$(date +%s)
 	if [ -n "${POOLED:-}" ]; then
 		# offered POOLED orders/s by C warm connections (paced_load.c):
@@ -654,6 +667,8 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		sort -k2,2nr | head -3 | awk '{ printf "%s+%ds: %d ms (%d calls)", (NR > 1 ? ", " : ""), $1, $2, $3 }')
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK/log-$label-$c"
 	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms (steady seconds: p99 ${SB_P99W[$label-$c]}, p99.9 ${SB_P999W[$label-$c]} ms), ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, ${SB_ROUNDS[$label-$c]} durable waits/s, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
+	SB_LAT[$label-$c]=$(latency_line)
+	echo "     ${SB_LAT[$label-$c]}"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
 }
@@ -882,7 +897,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					if [ "$AB_LOAD" = place_order ]; then
 						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
 						AB_ENG[$mode-$r]=${SB_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${SB_CPU[$k-$c]}
-						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (steady seconds ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_WAL[$k-$c]} WAL bytes/order, ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}"
+						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (steady seconds ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_WAL[$k-$c]} WAL bytes/order, ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}; ${SB_LAT[$k-$c]}"
 					else
 						script=place_orders_doc.sql
 						[ "$AB_LOAD" = quote ] && script=place_orders_quote.sql
