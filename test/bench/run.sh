@@ -628,13 +628,22 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	if [ -n "${POOLED:-}" ]; then
 		# offered POOLED orders/s by C warm connections (paced_load.c):
 		# none of them starts or ends inside the measured seconds
+		# (its pid in $WORK/paced_load.pid meanwhile, for a sampler of
+		# /proc/<pid>/schedstat: it waits in the run queue 43-54% of a
+		# 10,000/s run here, 2.5 times as long as it runs, at nice 0 or
+		# -10 alike: wake-ups on this VM, docs/performance.md)
 		"$PACED_LOAD" "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
 			"$POOLED" "${BENCH_POOLED_SECONDS:-40}" "$c" "$ACCT_MIN" "$ACCT_MAX" \
-			"$WORK/log-$label-$c/tx.0" >"$WORK/$label-$c.out" 2>&1 || {
+			"$WORK/log-$label-$c/tx.0" >"$WORK/$label-$c.out" 2>&1 &
+		local lp=$!
+		echo "$lp" >"$WORK/paced_load.pid"
+		wait "$lp" || {
+			rm -f "$WORK/paced_load.pid"
 			cat "$WORK/$label-$c.out" >&2
 			echo "paced_load $label c=$c failed" >&2
 			exit 1
 		}
+		rm -f "$WORK/paced_load.pid"
 	else
 		run_pgbench "$label" "$c" "${ORDER_ARGS[@]}" \
 			-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" \
