@@ -19,6 +19,10 @@ Drills, in order:
   freeze-patroni        Patroni on the leader stopped with SIGSTOP while its
                         PostgreSQL runs on (a zombie primary); SIGCONT once
                         a new leader took over
+  kill-engine           SIGKILL of the leader's engine worker alone:
+                        PostgreSQL resets all its processes and recovers
+                        (in place, or Patroni fails over); orders are
+                        acknowledged again and nothing acknowledged is lost
   kill-sync-standby     a crash of the synchronous standby's node (SIGKILL of
                         its Patroni and every PostgreSQL process): the leader
                         stays and acknowledges again once its Patroni made
@@ -788,6 +792,30 @@ class Drills:
                 c.check('Patroni restarts', ['cluster.sh start-node %s failed'
                                              % node])
 
+    def kill_engine(self, leader, t_fault, c, fig):
+        rows = self.cluster.query(leader, "SELECT pid FROM pg_stat_activity "
+                                  "WHERE backend_type = 'exchange engine'")
+        if not rows:
+            c.check('the engine found on the leader', ['no engine on %s' % leader])
+            return False
+        pid = rows[0][0]
+        log('SIGKILL the engine worker of %s (pid %s): PostgreSQL resets every '
+            'process and recovers' % (leader, pid))
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            c.check('the engine still running', ['pid %s gone' % pid])
+            return False
+        t_ack = self.wait_for('an order acknowledged after the kill',
+                              lambda: self.first_ack(t_fault + 0.2), 45)
+        if t_ack:
+            fig['outage'] = t_ack - t_fault
+        else:
+            c.check('orders acknowledged again within 45 s', ['none'])
+        fig['new'] = self.cluster.leader() or '?'
+        self.check_single_primary(t_fault, c)
+        return t_ack is not None
+
     def kill_sync_standby(self, leader, t_fault, c, fig):
         sync = self.sync_standby(leader)
         if not sync:
@@ -1010,6 +1038,7 @@ def main():
             for i in range(args.kills)]
     plan += [('switchover', d.switchover), ('kill-patroni', d.kill_patroni),
              ('etcd-down', d.etcd_down), ('freeze-patroni', d.freeze_patroni),
+             ('kill-engine', d.kill_engine),
              ('kill-sync-standby', d.kill_sync_standby),
              ('kill-replicas', d.kill_replicas)]
     if args.only:
