@@ -682,6 +682,52 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	[ -z "$ev" ] || echo "     during it: $ev"
 }
 
+# Market makers and single orders at once (with the standby): place_orders
+# documents at full speed from 32 callers (two chunks of 64 in flight
+# each: up to 4,096 requests queued ahead of anything else), and single
+# place_order calls offered at MIXED_RATE/s by paced_load's 32 warm pooled
+# connections.  How long a single order waits behind the market makers'
+# pipelines, and what the market makers still get meanwhile.
+MIXED_RATE=${BENCH_MIXED_RATE:-1000}
+declare -A MIXED
+bench_mixed() {	# LABEL
+	local label=$1 secs=$SECONDS_PER_RUN mm lp
+	trim_books
+	fresh_start
+	mkdir -p "$WORK/log-$label"
+	load_args place_orders_doc.sql
+	latency_reset
+	t0=$(date +%s)
+	# the market makers run through the single orders' warm-up (about 3 s)
+	# and measured seconds, and a little after
+	SECONDS_PER_RUN=$((secs + 6)) run_pgbench "$label-mm" 32 "${LOAD_ARGS[@]}" \
+		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
+		-D ndocs="$NDOCS" -D nacc="$NACC" postgres &
+	mm=$!
+	sleep 1
+	"$PACED_LOAD" "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
+		"$MIXED_RATE" "$secs" 32 "$ACCT_MIN" "$ACCT_MAX" \
+		"$WORK/log-$label/tx.0" >"$WORK/$label-single.out" 2>&1 &
+	lp=$!
+	wait "$lp" || {
+		cat "$WORK/$label-single.out" >&2
+		echo "paced_load $label failed" >&2
+		exit 1
+	}
+	wait "$mm" || { echo "pgbench $label-mm failed" >&2; exit 1; }
+	MIXED[mm]=$(echo "$(tps_of "$WORK/$label-mm-32.out") * $BATCH_N" | bc)
+	MIXED[single]=$(tps_of "$WORK/$label-single.out")
+	read -r MIXED[p50] MIXED[p99] MIXED[p999] < <(percentiles "$WORK/log-$label"/tx.*)
+	MIXED[lat]=$(latency_line)
+	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK/log-$label"
+	echo "   mixed ($label): market makers' place_orders at 32 clients $(printf %.0f "${MIXED[mm]}") orders/s;" \
+		"single place_order offered at $MIXED_RATE/s by 32 pooled connections: $(printf %.0f "${MIXED[single]}")/s," \
+		"p50 ${MIXED[p50]} ms, p99 ${MIXED[p99]} ms, p99.9 ${MIXED[p999]} ms"
+	echo "     ${MIXED[lat]} (both loads' calls and requests)"
+	ev=$(events_between "$t0" "$(date +%s)")
+	[ -z "$ev" ] || echo "     during it: $ev"
+}
+
 # What else happened between two epoch seconds, from the server logs:
 # autovacuums of the exchange's tables that ended (primary), checkpoints
 # (primary) and restartpoints (standby) that started or completed, as
@@ -873,8 +919,8 @@ ab_name() {	# on|off
 }
 if [ "$AB_ROUNDS" -gt 0 ]; then
 	case $AB_LOAD in
-		place_order | place_orders | quote) ;;
-		*) echo "BENCH_AB_LOAD must be place_order, place_orders or quote" >&2; exit 2 ;;
+		place_order | place_orders | quote | mixed) ;;
+		*) echo "BENCH_AB_LOAD must be place_order, place_orders, quote or mixed" >&2; exit 2 ;;
 	esac
 	if [ -n "${BENCH_AB_A_SQL:-}" ] && [ -z "${BENCH_AB_B_SQL:-}" ]; then
 		echo "BENCH_AB_A_SQL needs BENCH_AB_B_SQL" >&2; exit 2
@@ -903,7 +949,13 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					elif [ "$AB_LOAD" = place_order ]; then
 						bench_orders_sb "$c" "$k" >/dev/null
 					fi
-					if [ "$AB_LOAD" = place_order ]; then
+					if [ "$AB_LOAD" = mixed ]; then
+						settle >/dev/null
+						NO_CHECKPOINT=1 bench_mixed "$k" >/dev/null
+						v=$(printf %.0f "${MIXED[mm]}")
+						AB_ENG[$mode-$r]=0 AB_CPU[$mode-$r]=0
+						echo "   ab $phase round=$r $(ab_name $mode): market makers $v orders/s (32 clients); single orders at $MIXED_RATE/s: p50 ${MIXED[p50]} ms, p99 ${MIXED[p99]} ms, p99.9 ${MIXED[p999]} ms; ${MIXED[lat]}"
+					elif [ "$AB_LOAD" = place_order ]; then
 						v=$(printf %.0f "${SB_ORDERS[$k-$c]}")
 						AB_ENG[$mode-$r]=${SB_ENGINE[$k-$c]} AB_CPU[$mode-$r]=${SB_CPU[$k-$c]}
 						echo "   ab $phase clients=$c round=$r $(ab_name $mode): $v orders/s${AB_RATE:+ (offered $AB_RATE/s)}, p50 ${SB_P50[$k-$c]} ms, p99 ${SB_P99[$k-$c]} ms, p99.9 ${SB_P999[$k-$c]} ms (steady seconds ${SB_P99W[$k-$c]} / ${SB_P999W[$k-$c]} ms), machine CPU ${SB_CPU[$k-$c]} us/order (engine ${SB_ENGINE[$k-$c]}), ${SB_WAL[$k-$c]} WAL bytes/order, ${SB_BATCH[$k-$c]} per batch, ${SB_ROUNDS[$k-$c]} durable waits/s, steal ${SB_STEAL[$k-$c]}%; slowest seconds ${SLOW[$k-$c]}; ${SB_LAT[$k-$c]}"
@@ -961,6 +1013,9 @@ for r in $RATES; do
 	settle
 	NO_CHECKPOINT=1 POOLED=$r bench_orders_sb "$RATE_CLIENTS" "pooled$r"
 done
+echo "== market makers and single orders at once, with the standby"
+settle
+NO_CHECKPOINT=1 bench_mixed mixed-standby
 SB_LAG=$(q -c "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0) FROM pg_stat_replication WHERE application_name = 'bench_standby'")
 echo "   standby replay lag after the runs: $SB_LAG bytes; WAL segment files made ahead: $(q -c "SELECT wal_segments_prepared FROM exchange.engine_status()") on the primary, $(psql_at "$SB" "$SB_PORT" -qAt -c "SELECT wal_segments_prepared FROM exchange.engine_status()") on the standby"
 
@@ -1058,6 +1113,7 @@ echo "book mix (95% rest near the touch, 5% marketable), standby, clients=$BOOK_
 for c in $QUOTE_CLIENTS; do
 	echo "requoting market makers (cancel_all, then a 100-order ladder per call), standby, clients=$c: $(printf %.0f "${BATCH[quote-standby-$c]}") orders/s placed (and about as many cancelled), steal ${BATCH_STEAL[quote-standby-$c]}% of the CPUs"
 done
+echo "market makers and single orders at once, standby: place_orders at 32 clients $(printf %.0f "${MIXED[mm]}") orders/s beside single place_order offered at $MIXED_RATE/s by 32 pooled connections: p50 ${MIXED[p50]} ms, p99 ${MIXED[p99]} ms, p99.9 ${MIXED[p999]} ms"
 echo "exchange.acknowledger = off (callers wait for durability themselves), same run:"
 for c in $CLIENTS; do
 	for k in orders-noack orders-sb-noack; do
