@@ -785,6 +785,19 @@ class Drills:
                     if p.acked_at is not None and p.created >= t_fault + 0.2
                     and p.acked_at < t_until]
 
+    def acked_again(self, t_fault, c, fig, seconds, how=''):
+        """The first acknowledgement of an order sent after the fault (its
+        time after the fault in fig['outage']); None if none within
+        seconds."""
+        t_ack = self.wait_for('an order acknowledged after the kill',
+                              lambda: self.first_ack(t_fault + 0.2), seconds)
+        if t_ack:
+            fig['outage'] = t_ack - t_fault
+        else:
+            c.check('orders acknowledged again%s within %d s' % (how, seconds),
+                    ['none'])
+        return t_ack
+
     def start_nodes(self, nodes, c):
         for node in nodes:
             log('starting Patroni on %s again' % node)
@@ -806,12 +819,7 @@ class Drills:
         except ProcessLookupError:
             c.check('the engine still running', ['pid %s gone' % pid])
             return False
-        t_ack = self.wait_for('an order acknowledged after the kill',
-                              lambda: self.first_ack(t_fault + 0.2), 45)
-        if t_ack:
-            fig['outage'] = t_ack - t_fault
-        else:
-            c.check('orders acknowledged again within 45 s', ['none'])
+        t_ack = self.acked_again(t_fault, c, fig, 45)
         fig['new'] = self.cluster.leader() or '?'
         self.check_single_primary(t_fault, c)
         return t_ack is not None
@@ -828,13 +836,8 @@ class Drills:
             return False
         # with the node down, the leader's Patroni must make the other
         # replica synchronous before anything is acknowledged again
-        t_ack = self.wait_for('an order acknowledged after the kill',
-                              lambda: self.first_ack(t_fault + 0.2), 30)
-        if t_ack:
-            fig['outage'] = t_ack - t_fault
-        else:
-            c.check('orders acknowledged again, through the other replica, '
-                    'within 30 s', ['none'])
+        t_ack = self.acked_again(t_fault, c, fig, 30,
+                                 ', through the other replica,')
         self.start_nodes([sync], c)
         self.wait_rejoin(sync, t_fault, c, fig, what='the killed standby')
         self.same_leader(leader, c, fig)
@@ -891,15 +894,10 @@ class Drills:
         probe.drop_conn()
         c.check('every probe order answered within 60 s of the replicas\' '
                 'start', ['%s still unknown' % r.coid for r in probe.pending])
-        t_ack = self.wait_for('an order acknowledged after the replicas '
-                              'returned', lambda: self.first_ack(t_fault + 0.2),
-                              60)
+        t_ack = self.acked_again(t_fault, c, fig, 60,
+                                 ' after the replicas were started,')
         if t_ack:
-            fig['outage'] = t_ack - t_fault
             fig['restart'] = t_ack - t_back
-        else:
-            c.check('orders acknowledged again within 60 s of the replicas\' '
-                    'start', ['none'])
         for node in replicas:
             self.wait_rejoin(node, t_fault, c, fig, what='a killed replica')
         self.same_leader(leader, c, fig)
