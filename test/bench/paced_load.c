@@ -25,8 +25,10 @@
  * Writes LOGFILE in pgbench's per-transaction log format (client,
  * transaction, latency us, script 0, epoch seconds, microseconds) for the
  * measured orders only, and on stdout pgbench's "tps = N (without initial
- * connection time)" line, then one "paced:" summary line.  Exits non-zero
- * on any failed call.  With PACED_LOAD_ALL=FILE in the environment it also
+ * connection time)" line, then one "paced:" summary line and one
+ * "paced-split:" line (how long measured orders waited for a free
+ * connection, and how long their connections took from send to
+ * answer).  Exits non-zero on any failed call.  With PACED_LOAD_ALL=FILE in the environment it also
  * writes every answer, warm-up and drain included, to FILE: seconds since
  * the paced load began, latency in us, and 1 for a measured order.
  */
@@ -66,6 +68,7 @@ static const struct market markets[] = {
 struct order
 {
 	double		arrival;		/* seconds since the start */
+	double		sent;			/* when a connection took it */
 	int			measured;
 };
 
@@ -223,7 +226,9 @@ main(int argc, char **argv)
 	long		qcap,
 				qhead = 0,
 				qtail = 0;
-	double	   *lat;
+	double	   *lat,
+			   *waited,
+			   *trip;
 	long		nlat = 0,
 				latcap;
 	char	   *txlog_buf;
@@ -321,6 +326,8 @@ main(int argc, char **argv)
 	queue = malloc(sizeof(*queue) * qcap);
 	latcap = (long) (rate * seconds * 2) + 1024;
 	lat = malloc(sizeof(*lat) * latcap);
+	waited = malloc(sizeof(*waited) * latcap);
+	trip = malloc(sizeof(*trip) * latcap);
 	/*
 	 * The log's lines stay in memory until the end: written as they come,
 	 * they were dirty page cache that the kernel wrote back in one piece
@@ -329,7 +336,8 @@ main(int argc, char **argv)
 	 */
 	txlog_size = (size_t) latcap * 48;
 	txlog_buf = malloc(txlog_size);
-	if (queue == NULL || lat == NULL || txlog_buf == NULL ||
+	if (queue == NULL || lat == NULL || waited == NULL || trip == NULL ||
+		txlog_buf == NULL ||
 		setvbuf(txlog, txlog_buf, _IOFBF, txlog_size) != 0)
 	{
 		fprintf(stderr, "paced_load: out of memory\n");
@@ -377,6 +385,7 @@ main(int argc, char **argv)
 				continue;
 			conns[i].order = queue[qhead % qcap];
 			qhead++;
+			conns[i].order.sent = now_s() - t0;
 			send_order(&conns[i]);
 		}
 		timeout_ns = (int) fmin(1e8, fmax(0, (next_arrival - (now_s() - t0)) * 1e9));
@@ -413,7 +422,11 @@ main(int argc, char **argv)
 				double		wall = wall_at_t0 + done;
 
 				if (nlat < latcap)
+				{
+					waited[nlat] = (c->order.sent - c->order.arrival) * 1e6;
+					trip[nlat] = (done - c->order.sent) * 1e6;
 					lat[nlat++] = us;
+				}
 				measured_open--;
 				fprintf(txlog, "%d %ld %.0f 0 %ld %06ld\n", ci,
 						c->calls, us, (long) wall,
@@ -446,5 +459,22 @@ main(int argc, char **argv)
 		   nlat ? at(lat, nlat, 0.99) / 1000 : NAN,
 		   nlat ? at(lat, nlat, 0.999) / 1000 : NAN,
 		   nlat ? lat[nlat - 1] / 1000 : NAN);
+
+	/*
+	 * Where a measured order's time went: queued here for a free
+	 * connection (the pool was all busy), or on its connection, from
+	 * sending it to reading its answer (the server's call, the network,
+	 * and this process's own turn on a CPU to read it).
+	 */
+	qsort(waited, nlat, sizeof(*waited), cmp_double);
+	qsort(trip, nlat, sizeof(*trip), cmp_double);
+	printf("paced-split: pool_wait p50_ms=%.3f p99_ms=%.3f max_ms=%.3f "
+		   "round_trip p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+		   nlat ? at(waited, nlat, 0.50) / 1000 : NAN,
+		   nlat ? at(waited, nlat, 0.99) / 1000 : NAN,
+		   nlat ? waited[nlat - 1] / 1000 : NAN,
+		   nlat ? at(trip, nlat, 0.50) / 1000 : NAN,
+		   nlat ? at(trip, nlat, 0.99) / 1000 : NAN,
+		   nlat ? trip[nlat - 1] / 1000 : NAN);
 	return 0;
 }

@@ -121,6 +121,7 @@ WAKEUP_PROBE=$HERE/../core/bin/wakeup_probe
 # the paced runs' second load (test/bench/paced_load.c): warm pooled
 # connections and Poisson arrivals, as a gateway offers its users' orders
 PACED_LOAD=$HERE/../core/bin/paced_load
+PACED_PREFIX=${BENCH_PACED_PREFIX:-}
 [ -x "$PACED_LOAD" ] || { echo "bench: $PACED_LOAD is missing (make bench builds it)" >&2; exit 1; }
 wakeup_cost() {
 	if [ -x "$WAKEUP_PROBE" ]; then
@@ -632,7 +633,7 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 		# /proc/<pid>/schedstat: it waits in the run queue 43-54% of a
 		# 10,000/s run here, 2.5 times as long as it runs, at nice 0 or
 		# -10 alike: wake-ups on this VM, docs/performance.md)
-		"$PACED_LOAD" "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
+		$PACED_PREFIX "$PACED_LOAD" "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
 			"$POOLED" "${BENCH_POOLED_SECONDS:-40}" "$c" "$ACCT_MIN" "$ACCT_MAX" \
 			"$WORK/log-$label-$c/tx.0" >"$WORK/$label-$c.out" 2>&1 &
 		local lp=$!
@@ -677,6 +678,15 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK/log-$label-$c"
 	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms (steady seconds: p99 ${SB_P99W[$label-$c]}, p99.9 ${SB_P999W[$label-$c]} ms), ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, ${SB_ROUNDS[$label-$c]} durable waits/s, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 	SB_LAT[$label-$c]=$(latency_line)
+	# a pooled run's client side: how long orders waited in paced_load
+	# for a free connection, and how long a connection took from sending
+	# an order to reading its answer (beside the server's own "call")
+	if [ -n "${POOLED:-}" ]; then
+		SB_LAT[$label-$c]+=$(awk '/^paced-split: pool_wait / {
+			for (i = 3; i <= 9; i++) sub(/^[a-z0-9_]*=/, "", $i)
+			printf "; client side (ms): waiting for a free connection p50 %s, p99 %s, max %s; on the connection p50 %s, p99 %s, max %s",
+				$3, $4, $5, $7, $8, $9 }' "$WORK/$label-$c.out")
+	fi
 	echo "     ${SB_LAT[$label-$c]}"
 	ev=$(events_between "$t0" "$(date +%s)")
 	[ -z "$ev" ] || echo "     during it: $ev"
