@@ -22,7 +22,9 @@
 # directory, with the servers' logs and pgbench's per-call logs),
 # BENCH_POOLED_SECONDS (40: the pooled paced runs' measured seconds, long
 # enough to take in the kernel's writeback 30 s after the run's first
-# writes, which a 15 s run after the settling's sync never sees).
+# writes, which a 15 s run after the settling's sync never sees),
+# BENCH_PACED_PREFIX (a command to run paced_load under: "chrt -f 10"
+# measured worse, docs/performance.md).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
