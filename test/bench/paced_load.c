@@ -26,9 +26,9 @@
  * transaction, latency us, script 0, epoch seconds, microseconds) for the
  * measured orders only, and on stdout pgbench's "tps = N (without initial
  * connection time)" line, then one "paced:" summary line and one
- * "paced-split:" line (how long measured orders waited for a free
- * connection, and how long their connections took from send to
- * answer).  Exits non-zero on any failed call.  With PACED_LOAD_ALL=FILE in the environment it also
+ * "paced-split:" line (how late this process saw measured orders
+ * arrive, how long they then waited for a free connection, and how long
+ * their connections took from send to answer).  Exits non-zero on any failed call.  With PACED_LOAD_ALL=FILE in the environment it also
  * writes every answer, warm-up and drain included, to FILE: seconds since
  * the paced load began, latency in us, and 1 for a measured order.
  */
@@ -68,6 +68,7 @@ static const struct market markets[] = {
 struct order
 {
 	double		arrival;		/* seconds since the start */
+	double		noticed;		/* when this process queued it */
 	double		sent;			/* when a connection took it */
 	int			measured;
 };
@@ -227,6 +228,7 @@ main(int argc, char **argv)
 				qhead = 0,
 				qtail = 0;
 	double	   *lat,
+			   *late,
 			   *waited,
 			   *trip;
 	long		nlat = 0,
@@ -326,6 +328,7 @@ main(int argc, char **argv)
 	queue = malloc(sizeof(*queue) * qcap);
 	latcap = (long) (rate * seconds * 2) + 1024;
 	lat = malloc(sizeof(*lat) * latcap);
+	late = malloc(sizeof(*late) * latcap);
 	waited = malloc(sizeof(*waited) * latcap);
 	trip = malloc(sizeof(*trip) * latcap);
 	/*
@@ -336,7 +339,8 @@ main(int argc, char **argv)
 	 */
 	txlog_size = (size_t) latcap * 48;
 	txlog_buf = malloc(txlog_size);
-	if (queue == NULL || lat == NULL || waited == NULL || trip == NULL ||
+	if (queue == NULL || lat == NULL || late == NULL || waited == NULL ||
+		trip == NULL ||
 		txlog_buf == NULL ||
 		setvbuf(txlog, txlog_buf, _IOFBF, txlog_size) != 0)
 	{
@@ -368,6 +372,7 @@ main(int argc, char **argv)
 				return 1;
 			}
 			queue[qtail % qcap].arrival = next_arrival;
+			queue[qtail % qcap].noticed = t;
 			queue[qtail % qcap].measured = next_arrival >= measure_from &&
 				next_arrival < measure_to;
 			if (queue[qtail % qcap].measured)
@@ -423,7 +428,8 @@ main(int argc, char **argv)
 
 				if (nlat < latcap)
 				{
-					waited[nlat] = (c->order.sent - c->order.arrival) * 1e6;
+					late[nlat] = (c->order.noticed - c->order.arrival) * 1e6;
+					waited[nlat] = (c->order.sent - c->order.noticed) * 1e6;
 					trip[nlat] = (done - c->order.sent) * 1e6;
 					lat[nlat++] = us;
 				}
@@ -461,15 +467,22 @@ main(int argc, char **argv)
 		   nlat ? lat[nlat - 1] / 1000 : NAN);
 
 	/*
-	 * Where a measured order's time went: queued here for a free
-	 * connection (the pool was all busy), or on its connection, from
-	 * sending it to reading its answer (the server's call, the network,
-	 * and this process's own turn on a CPU to read it).
+	 * Where a measured order's time went: from its arrival until this
+	 * process saw it arrive (late: this process asleep past its timer, or
+	 * waiting for a CPU, or busy reading answers), then queued here for a
+	 * free connection (the pool was all busy), then on its connection,
+	 * from sending it to reading its answer (the server's call, the
+	 * network, and this process's own turn on a CPU to read it).
 	 */
+	qsort(late, nlat, sizeof(*late), cmp_double);
 	qsort(waited, nlat, sizeof(*waited), cmp_double);
 	qsort(trip, nlat, sizeof(*trip), cmp_double);
-	printf("paced-split: pool_wait p50_ms=%.3f p99_ms=%.3f max_ms=%.3f "
+	printf("paced-split: late p50_ms=%.3f p99_ms=%.3f max_ms=%.3f "
+		   "pool_wait p50_ms=%.3f p99_ms=%.3f max_ms=%.3f "
 		   "round_trip p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+		   nlat ? at(late, nlat, 0.50) / 1000 : NAN,
+		   nlat ? at(late, nlat, 0.99) / 1000 : NAN,
+		   nlat ? late[nlat - 1] / 1000 : NAN,
 		   nlat ? at(waited, nlat, 0.50) / 1000 : NAN,
 		   nlat ? at(waited, nlat, 0.99) / 1000 : NAN,
 		   nlat ? waited[nlat - 1] / 1000 : NAN,

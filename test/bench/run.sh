@@ -680,14 +680,15 @@ bench_orders_sb() {	# CLIENTS [pgbench args]: place_order with the standby
 	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK/log-$label-$c"
 	echo "   place_order ($label, clients=$c): $(printf %.0f "${SB_ORDERS[$label-$c]}") orders/s, p50 ${SB_P50[$label-$c]} ms, p99 ${SB_P99[$label-$c]} ms, p99.9 ${SB_P999[$label-$c]} ms (steady seconds: p99 ${SB_P99W[$label-$c]}, p99.9 ${SB_P999W[$label-$c]} ms), ${SB_WAL[$label-$c]} WAL bytes/order, machine CPU ${SB_CPU[$label-$c]} us/order (engine ${SB_ENGINE[$label-$c]}${SB_REPLAY[$label-$c]}), ${SB_BATCH[$label-$c]} requests per batch, ${SB_ROUNDS[$label-$c]} durable waits/s, steal ${SB_STEAL[$label-$c]}% of the CPUs; slowest seconds ${SLOW[$label-$c]}"
 	SB_LAT[$label-$c]=$(latency_line)
-	# a pooled run's client side: how long orders waited in paced_load
-	# for a free connection, and how long a connection took from sending
-	# an order to reading its answer (beside the server's own "call")
+	# a pooled run's client side: how late paced_load saw orders arrive
+	# (asleep past its timer or waiting for a CPU), how long they then
+	# waited for a free connection, and how long a connection took from
+	# sending an order to reading its answer (beside the server's "call")
 	if [ -n "${POOLED:-}" ]; then
-		SB_LAT[$label-$c]+=$(awk '/^paced-split: pool_wait / {
-			for (i = 3; i <= 9; i++) sub(/^[a-z0-9_]*=/, "", $i)
-			printf "; client side (ms): waiting for a free connection p50 %s, p99 %s, max %s; on the connection p50 %s, p99 %s, max %s",
-				$3, $4, $5, $7, $8, $9 }' "$WORK/$label-$c.out")
+		SB_LAT[$label-$c]+=$(awk '/^paced-split: late / {
+			for (i = 3; i <= 13; i++) sub(/^[a-z0-9_]*=/, "", $i)
+			printf "; client side (ms): seen late by paced_load p50 %s, p99 %s, max %s; waiting for a free connection p50 %s, p99 %s, max %s; on the connection p50 %s, p99 %s, max %s",
+				$3, $4, $5, $7, $8, $9, $11, $12, $13 }' "$WORK/$label-$c.out")
 	fi
 	echo "     ${SB_LAT[$label-$c]}"
 	ev=$(events_between "$t0" "$(date +%s)")
