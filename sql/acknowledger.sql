@@ -3,12 +3,27 @@
 -- each waits for durability itself.  Either way the answers are the same.
 \set SHOW_CONTEXT never
 SELECT exchange.create_account('ack') AS ack \gset
+SELECT set_config('ack.acct', :'ack', false) IS NOT NULL AS set;
 SELECT exchange.deposit(:ack, 'USDT', 1000, 'ack-usdt');
 SELECT status FROM exchange.place_order(:ack, 'BTC-USDT', 'buy', 0.001, 10000);
 SELECT acknowledger_pid IS NOT NULL AS acknowledger_running,
        acknowledger_pid <> pid AS own_process,
        durable_waits > 0 AS callers_woken_after_durability
   FROM exchange.engine_status();
+
+-- every caller is woken: none finds its durable answers by looking on its
+-- own (every 100 ms).  Calls one at a time let the acknowledger go idle
+-- between rounds, so each hand-over must wake it.
+SELECT callers_unwoken AS unwoken0 FROM exchange.engine_status() \gset
+DO $$
+BEGIN
+    FOR i IN 1..20 LOOP
+        PERFORM exchange.place_order(current_setting('ack.acct')::bigint,
+                                     'BTC-USDT', 'buy', 0.001, 10000);
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END $$;
+SELECT callers_unwoken - :unwoken0 AS callers_unwoken FROM exchange.engine_status();
 
 -- off: the engine wakes its callers itself; the acknowledger is given none
 SELECT durable_waits AS waits_off FROM exchange.engine_status() \gset

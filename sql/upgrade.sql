@@ -1,6 +1,6 @@
--- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1, 1.2 and
--- 1.3.  (A new installation runs the same scripts: there is no separate
--- 1.1, 1.2 or 1.3 one.)
+-- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1, 1.2, 1.3
+-- and 1.4.  (A new installation runs the same scripts: there is no
+-- separate 1.1, 1.2, 1.3 or 1.4 one.)
 \set SHOW_CONTEXT never
 SELECT extversion FROM pg_extension WHERE extname = 'exchange';
 -- (CASCADE: earlier tests left views over the exchange's functions)
@@ -41,6 +41,13 @@ SELECT p.oid::regprocedure AS function,
  WHERE p.pronamespace = 'exchange'::regnamespace
    AND p.proname IN ('latency', 'latency_histogram', 'reset_latency')
  ORDER BY 1::text;
+-- 1.4: exchange.engine_status() counts lost wake-ups (callers_unwoken)
+ALTER EXTENSION exchange UPDATE TO '1.4';
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+SELECT callers_unwoken, has_function_privilege('exchange_admin',
+       'exchange.engine_status()', 'EXECUTE') AS admins,
+       has_function_privilege('public', 'exchange.engine_status()', 'EXECUTE') AS public
+  FROM exchange.engine_status();
 ALTER EXTENSION exchange UPDATE;
 
 -- the upgraded extension trades

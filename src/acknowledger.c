@@ -72,6 +72,7 @@ AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn, int level)
 	AckRing    *ring = &Exchange->acks;
 	int			ack_procno;
 	bool		queued = false;
+	bool		ack_idle = false;
 
 	if (n == 0)
 		return;
@@ -96,10 +97,15 @@ AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn, int level)
 			ring->tail++;
 		}
 		queued = true;
+		ack_idle = ring->idle;
 	}
 	SpinLockRelease(&ring->mutex);
 	if (queued)
-		SetLatch(&ProcGlobal->allProcs[ack_procno].procLatch);
+	{
+		/* a busy worker takes these after its round, unwoken (AckTarget) */
+		if (ack_idle)
+			SetLatch(&ProcGlobal->allProcs[ack_procno].procLatch);
+	}
 	else
 	{
 		pg_atomic_fetch_add_u64(&Exchange->stats.acks_direct, 1);
@@ -119,6 +125,7 @@ AcknowledgeMe(XLogRecPtr lsn, int level)
 	AckRing    *ring = &Exchange->acks;
 	int			ack_procno;
 	bool		queued = false;
+	bool		ack_idle = false;
 
 	if (!exchange_acknowledger)
 		return false;
@@ -133,9 +140,10 @@ AcknowledgeMe(XLogRecPtr lsn, int level)
 		e->lsn = lsn;
 		ring->tail++;
 		queued = true;
+		ack_idle = ring->idle;
 	}
 	SpinLockRelease(&ring->mutex);
-	if (queued)
+	if (queued && ack_idle)
 		SetLatch(&ProcGlobal->allProcs[ack_procno].procLatch);
 	return queued;
 }
@@ -181,7 +189,18 @@ AckTakeDurable(int *procnos, int max, bool all)
 	return n;
 }
 
-/* The newest LSN queued and the strictest level any entry asks for. */
+/*
+ * The newest LSN queued and the strictest level any entry asks for; false
+ * when nothing is queued.
+ *
+ * It also tells the engine and the callers whether to wake the worker when
+ * they queue an entry (the idle flag): only when this found nothing, and
+ * so the worker may be about to sleep.  A busy worker comes back here
+ * after its round and finds their entries then.  Until 2026-11-23 every
+ * batch's hand-over set the worker's latch, and while the worker waited
+ * for the standby (SyncRepWaitForLSN sleeps on that latch) each one cost
+ * a signal, a wake-up and a sleep for nothing.
+ */
 static bool
 AckTarget(XLogRecPtr *lsn, int *level)
 {
@@ -199,6 +218,7 @@ AckTarget(XLogRecPtr *lsn, int *level)
 		*level = Max(*level, e->level);
 		*lsn = Max(*lsn, e->lsn);
 	}
+	ring->idle = !any;
 	SpinLockRelease(&ring->mutex);
 	return any;
 }

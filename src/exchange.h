@@ -203,6 +203,7 @@ typedef struct EngineStats
 	pg_atomic_uint64 wal_segments_prepared;	/* by the WAL preparer */
 	pg_atomic_uint64 batch_delays;	/* waits of exchange.batch_delay */
 	pg_atomic_uint64 ack_delays;	/* waits of exchange.ack_delay */
+	pg_atomic_uint64 callers_unwoken;	/* found their durable answers unwoken */
 } EngineStats;
 
 /* A caller to wake once the commit ending at lsn is durable at level. */
@@ -221,6 +222,7 @@ typedef struct AckRing
 {
 	slock_t		mutex;			/* everything below */
 	int			procno;			/* the acknowledger's, -1 when none */
+	bool		idle;			/* it found nothing to do and may be asleep */
 	uint64		head;
 	uint64		tail;
 	int			capacity;

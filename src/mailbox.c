@@ -133,19 +133,26 @@ WaitDurable(XLogRecPtr lsn, int durability, TimestampTz start)
 	 */
 	if (AcknowledgeMe(lsn, durability))
 	{
+		int			rc = 0;
+
 		for (;;)
 		{
 			long		waited;
 
 			ResetLatch(MyLatch);
 			if (CommitIsDurable(lsn, durability))
+			{
+				/* durable, and nobody woke us: as in RequestAwait */
+				if (rc & WL_TIMEOUT)
+					pg_atomic_fetch_add_u64(&Exchange->stats.callers_unwoken, 1);
 				return;
+			}
 			waited = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
 			if (waited >= exchange_request_timeout || !AcknowledgerRunning())
 				break;			/* wait as below, within what is left */
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 Min(exchange_request_timeout - waited, ACK_TICK_MS),
-							 PG_WAIT_EXTENSION);
+			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						   Min(exchange_request_timeout - waited, ACK_TICK_MS),
+						   PG_WAIT_EXTENSION);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
@@ -304,6 +311,7 @@ RequestAwait(Response *resps, int first, int n, int through, bool final)
 {
 	Mailbox    *mb = &Exchange->mailboxes[MyProc->pgprocno];
 	TimestampTz start = GetCurrentTimestamp();
+	int			rc = 0;
 
 	Assert(call.open && first >= 0 && first + n <= MAILBOX_SLOTS);
 	SpinLockAcquire(&mb->mutex);
@@ -338,9 +346,9 @@ RequestAwait(Response *resps, int first, int n, int through, bool final)
 		 * (the acknowledger waiting on a standby that does not confirm)
 		 * are then waited for in RequestEnd, within request_timeout.
 		 */
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(exchange_request_timeout - waited, ACK_TICK_MS),
-						 PG_WAIT_EXTENSION);
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   Min(exchange_request_timeout - waited, ACK_TICK_MS),
+					   PG_WAIT_EXTENSION);
 		CHECK_FOR_INTERRUPTS();
 	}
 
@@ -367,6 +375,16 @@ RequestAwait(Response *resps, int first, int n, int through, bool final)
 			call.lsn = resps[i].commit_lsn;
 			call.durability = resps[i].durability;
 		}
+
+	/*
+	 * Found by looking, not woken, though they are durable: whoever should
+	 * have woken us (the acknowledger, or the engine) did not.  Apart from
+	 * a wake-up a few microseconds behind a 100 ms tick, a lost wake-up;
+	 * counted for exchange.engine_status().callers_unwoken.
+	 */
+	if (final && (rc & WL_TIMEOUT) &&
+		CommitIsDurable(call.lsn, call.durability))
+		pg_atomic_fetch_add_u64(&Exchange->stats.callers_unwoken, 1);
 }
 
 /*

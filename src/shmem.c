@@ -124,6 +124,7 @@ ShmemStartup(void)
 		pg_atomic_init_u64(&Exchange->stats.wal_segments_prepared, 0);
 		pg_atomic_init_u64(&Exchange->stats.batch_delays, 0);
 		pg_atomic_init_u64(&Exchange->stats.ack_delays, 0);
+		pg_atomic_init_u64(&Exchange->stats.callers_unwoken, 0);
 		pg_atomic_init_u32(&Exchange->active_callers, 0);
 		for (int i = 0; i < lengthof(Exchange->stats.batch_hist); i++)
 			pg_atomic_init_u64(&Exchange->stats.batch_hist[i], 0);
@@ -148,6 +149,7 @@ ShmemStartup(void)
 		p += MAXALIGN(mul_size(sizeof(Mailbox), MaxBackends));
 		SpinLockInit(&Exchange->acks.mutex);
 		Exchange->acks.procno = -1;
+		Exchange->acks.idle = false;
 		Exchange->acks.head = Exchange->acks.tail = 0;
 		Exchange->acks.capacity = AckCapacity();
 		Exchange->acks.entries = (AckEntry *) p;
