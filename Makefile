@@ -15,7 +15,7 @@ DATA = sql/exchange--1.0.sql sql/exchange--1.0--1.1.sql sql/exchange--1.1--1.2.s
 
 # pg_regress: sql/<test>.sql against expected/<test>.out, in a temporary
 # instance with the library preloaded (test/regress.conf)
-REGRESS = setup errors trading idempotency batch acknowledger row_places wal_ahead privileges batch_delay index_order order_text upgrade wal_stats latency enum_memo
+REGRESS = setup errors trading idempotency batch acknowledger row_places wal_ahead privileges batch_delay index_order order_text upgrade wal_stats latency enum_memo column_maps
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out test/core/bin
 

@@ -18,6 +18,7 @@
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -347,6 +348,8 @@ typedef struct EnumCache
 static EnumCache enum_cache[8];
 static int	enum_cache_n = 0;
 
+static void ColumnMapsForget(Datum arg, Oid relid);
+
 /*
  * A table's CHECK constraints, prepared once and kept across batches:
  * preparing them (reading and planning each expression) for every batch
@@ -370,6 +373,7 @@ PersistReset(void)
 {
 	RowPlacesReset();
 	enum_cache_n = 0;
+	ColumnMapsForget((Datum) 0, InvalidOid);
 	for (int i = 0; i < lengthof(check_cache); i++)
 	{
 		if (check_cache[i].cxt != NULL)
@@ -514,6 +518,7 @@ RowSet(Rows *r, int row, int col, Datum value)
 /* A table the batch writes, opened with what writing it needs. */
 typedef struct TableWrite
 {
+	const TableSpec *spec;
 	Relation	rel;
 	ResultRelInfo *rri;
 	AttrNumber	attnums[MAX_COLUMNS];	/* spec column -> table attribute */
@@ -521,49 +526,59 @@ typedef struct TableWrite
 } TableWrite;
 
 /*
- * Open spec's table and match its columns; with indexes, ready for index
- * inserts.  Every column of an inserted row must be one the engine writes.
+ * How a spec's columns map onto its table, kept across batches: matching
+ * them by name (and checking their types) for every table of every batch
+ * was a few per cent of the engine's time in small batches.  A map is
+ * forgotten when its table's relcache entry is invalidated (ALTER TABLE,
+ * DROP, a new relfilenode, …); the invalidation is taken when table_open
+ * locks the table, before the map is looked at.
  */
-static void
-TableOpen(TableWrite *t, const TableSpec *spec, Oid nsp, bool indexes)
+typedef struct ColumnMap
 {
-	Oid			relid = get_relname_relid(spec->table, nsp);
-	TupleDesc	desc;
+	const TableSpec *spec;
+	Oid			relid;			/* InvalidOid: to be matched */
+	AttrNumber	attnums[MAX_COLUMNS];
+	Oid			enum_types[MAX_COLUMNS];	/* InvalidOid: not an enum */
+} ColumnMap;
+
+static ColumnMap column_maps[16];
+static bool column_maps_watched = false;
+
+static void
+ColumnMapsForget(Datum arg, Oid relid)
+{
+	for (int i = 0; i < lengthof(column_maps); i++)
+		if (relid == InvalidOid || column_maps[i].relid == relid)
+			column_maps[i].relid = InvalidOid;
+}
+
+/* Match spec's columns with rel's, by name, checking their types. */
+static void
+ColumnMapMatch(ColumnMap *m, const TableSpec *spec, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
 	int			matched = 0;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "table exchange.%s does not exist", spec->table);
-	t->rel = table_open(relid, RowExclusiveLock);
-	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
-		elog(ERROR, "exchange.%s is not a table", spec->table);
-	RowPlacesCheckFile(t->rel, spec->where);
-	if (t->rel->trigdesc != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("triggers on exchange.%s are not supported",
-						spec->table),
-				 errdetail("The engine writes its tables directly, without firing triggers."),
-				 errhint("Drop the trigger; read the table or its view instead.")));
-	desc = RelationGetDescr(t->rel);
+	m->relid = InvalidOid;
 	for (int c = 0; c < spec->ncols; c++)
 	{
 		const ColumnSpec *col = &spec->cols[c];
 
-		t->attnums[c] = InvalidAttrNumber;
-		t->enums[c] = NULL;
+		m->attnums[c] = InvalidAttrNumber;
+		m->enum_types[c] = InvalidOid;
 		for (int a = 0; a < desc->natts; a++)
 		{
 			Form_pg_attribute att = TupleDescAttr(desc, a);
 
 			if (!att->attisdropped && strcmp(NameStr(att->attname), col->name) == 0)
 			{
-				t->attnums[c] = att->attnum;
+				m->attnums[c] = att->attnum;
 				if (col->labels != NULL)
 				{
 					if (get_typtype(att->atttypid) != TYPTYPE_ENUM)
 						elog(ERROR, "exchange.%s.%s is not an enum",
 							 spec->table, col->name);
-					t->enums[c] = EnumLabels(att->atttypid, col->labels);
+					m->enum_types[c] = att->atttypid;
 				}
 				else if (att->atttypid != col->type)
 					elog(ERROR, "exchange.%s.%s has type %s, expected %s",
@@ -573,7 +588,7 @@ TableOpen(TableWrite *t, const TableSpec *spec, Oid nsp, bool indexes)
 				break;
 			}
 		}
-		if (t->attnums[c] == InvalidAttrNumber)
+		if (m->attnums[c] == InvalidAttrNumber)
 			elog(ERROR, "exchange.%s has no column %s", spec->table,
 				 col->name);
 		matched++;
@@ -589,11 +604,85 @@ TableOpen(TableWrite *t, const TableSpec *spec, Oid nsp, bool indexes)
 			elog(ERROR, "exchange.%s has columns the engine does not write",
 				 spec->table);
 	}
+	m->relid = RelationGetRelid(rel);
+}
+
+/* spec's column map for rel, matched now if not known. */
+static const ColumnMap *
+ColumnMapOf(const TableSpec *spec, Relation rel)
+{
+	ColumnMap  *m = NULL;
+	ColumnMap  *free_slot = NULL;
+
+	if (!column_maps_watched)
+	{
+		CacheRegisterRelcacheCallback(ColumnMapsForget, (Datum) 0);
+		column_maps_watched = true;
+	}
+	for (int i = 0; i < lengthof(column_maps) && m == NULL; i++)
+	{
+		if (column_maps[i].spec == spec)
+			m = &column_maps[i];
+		else if (column_maps[i].spec == NULL && free_slot == NULL)
+			free_slot = &column_maps[i];
+	}
+	if (m == NULL)
+	{
+		if (free_slot == NULL)
+			elog(ERROR, "exchange: more table specs than column maps");
+		m = free_slot;
+		m->spec = spec;
+		m->relid = InvalidOid;
+	}
+	if (m->relid != RelationGetRelid(rel))
+		ColumnMapMatch(m, spec, rel);
+	return m;
+}
+
+/*
+ * Open spec's table with its column map; with indexes, ready for index
+ * inserts.  Every column of an inserted row must be one the engine writes.
+ */
+static void
+TableOpen(TableWrite *t, const TableSpec *spec, Oid nsp, bool indexes)
+{
+	Oid			relid = get_relname_relid(spec->table, nsp);
+	const ColumnMap *m;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table exchange.%s does not exist", spec->table);
+	t->spec = spec;
+	t->rel = table_open(relid, RowExclusiveLock);
+	if (t->rel->rd_rel->relkind != RELKIND_RELATION)
+		elog(ERROR, "exchange.%s is not a table", spec->table);
+	RowPlacesCheckFile(t->rel, spec->where);
+	if (t->rel->trigdesc != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("triggers on exchange.%s are not supported",
+						spec->table),
+				 errdetail("The engine writes its tables directly, without firing triggers."),
+				 errhint("Drop the trigger; read the table or its view instead.")));
+	m = ColumnMapOf(spec, t->rel);
+	for (int c = 0; c < spec->ncols; c++)
+	{
+		t->attnums[c] = m->attnums[c];
+		t->enums[c] = OidIsValid(m->enum_types[c]) ?
+			EnumLabels(m->enum_types[c], spec->cols[c].labels) : NULL;
+	}
 
 	t->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(t->rri, t->rel, 0, NULL, 0);
 	UseCachedChecks(t->rri);
 	if (indexes)
+		ExecOpenIndices(t->rri, false);
+}
+
+/* Open the table's indexes for inserts, if not yet open. */
+static void
+TableOpenIndexes(TableWrite *t)
+{
+	if (t->rri->ri_IndexRelationDescs == NULL && t->rel->rd_rel->relhasindex)
 		ExecOpenIndices(t->rri, false);
 }
 
@@ -964,6 +1053,31 @@ PruneBeforeUpdate(Relation rel, TupleTableSlot *old)
 }
 
 /*
+ * Open the table's primary key, checking that it is the spec's key
+ * columns, and give their equality functions in eq.
+ */
+static Relation
+PrimaryKeyOpen(TableWrite *t, RegProcedure *eq)
+{
+	const TableSpec *spec = t->spec;
+	Oid			index_oid = RelationGetPrimaryKeyIndex(t->rel);
+	Relation	index;
+
+	if (!OidIsValid(index_oid))
+		elog(ERROR, "exchange.%s has no primary key", spec->table);
+	index = index_open(index_oid, RowExclusiveLock);
+	if (IndexRelationGetNumberOfKeyAttributes(index) != spec->nkeys)
+		elog(ERROR, "exchange.%s: unexpected primary key", spec->table);
+	for (int k = 0; k < spec->nkeys; k++)
+	{
+		if (index->rd_index->indkey.values[k] != t->attnums[k])
+			elog(ERROR, "exchange.%s: unexpected primary key", spec->table);
+		eq[k] = spec->cols[k].type == INT8OID ? F_INT8EQ : F_INT4EQ;
+	}
+	return index;
+}
+
+/*
  * Update (or delete) the rows found by their primary key, the spec's
  * first columns; the other columns get the collected values.  An update
  * that changes no indexed column is HOT when the page has room, as with
@@ -974,8 +1088,7 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 {
 	const TableSpec *spec = r->spec;
 	TableWrite	t;
-	Relation	index;
-	Oid			index_oid;
+	Relation	index = NULL;
 	IndexScanDesc scan = NULL;
 	TupleTableSlot *old;
 	TupleTableSlot *new = NULL;
@@ -989,22 +1102,14 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 
 	if (r->n == 0)
 		return;
-	TableOpen(&t, spec, nsp, !is_delete);
+	/*
+	 * The indexes are opened when an update needs new entries (one that is
+	 * not HOT), the primary key when a row must be found by its key: most
+	 * batches need neither.
+	 */
+	TableOpen(&t, spec, nsp, false);
 	natts = RelationGetDescr(t.rel)->natts;
 	check = RelationGetDescr(t.rel)->constr != NULL;
-	index_oid = RelationGetPrimaryKeyIndex(t.rel);
-	if (!OidIsValid(index_oid))
-		elog(ERROR, "exchange.%s has no primary key", spec->table);
-	index = index_open(index_oid, RowExclusiveLock);
-	if (IndexRelationGetNumberOfKeyAttributes(index) != spec->nkeys)
-		elog(ERROR, "exchange.%s: unexpected primary key", spec->table);
-	for (int k = 0; k < spec->nkeys; k++)
-	{
-		if (index->rd_index->indkey.values[k] != t.attnums[k])
-			elog(ERROR, "exchange.%s: unexpected primary key", spec->table);
-		eq[k] = spec->cols[k].type == INT8OID ? F_INT8EQ : F_INT4EQ;
-	}
-
 	old = table_slot_create(t.rel, NULL);
 	if (!is_delete)
 		new = table_slot_create(t.rel, NULL);
@@ -1018,7 +1123,11 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 		if (!RowAtPlace(&t, r, i, nblocks, snapshot, old))
 		{
 			if (scan == NULL)
+			{
+				if (index == NULL)
+					index = PrimaryKeyOpen(&t, eq);
 				scan = index_beginscan(t.rel, index, snapshot, spec->nkeys, 0);
+			}
 			for (int k = 0; k < spec->nkeys; k++)
 				ScanKeyInit(&keys[k], k + 1, BTEqualStrategyNumber, eq[k],
 							r->values[i * spec->ncols + k]);
@@ -1052,6 +1161,8 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 
 			simple_table_tuple_update(t.rel, &old->tts_tid, new, snapshot,
 									  &update_indexes);
+			if (update_indexes)
+				TableOpenIndexes(&t);
 			if (update_indexes && t.rri->ri_NumIndices > 0)
 				list_free(ExecInsertIndexTuples(t.rri, new, estate, true,
 												false, NULL, NIL));
@@ -1066,7 +1177,8 @@ RowsUpdate(EState *estate, Oid nsp, const Rows *r, bool is_delete)
 	ExecDropSingleTupleTableSlot(old);
 	if (new != NULL)
 		ExecDropSingleTupleTableSlot(new);
-	index_close(index, NoLock);
+	if (index != NULL)
+		index_close(index, NoLock);
 	TableClose(&t);
 }
 
