@@ -8,14 +8,14 @@ CORE_OBJS = src/core/fixed.o src/core/core.o src/core/balances.o \
 	src/core/book.o src/core/match.o
 OBJS = src/exchange.o src/guc.o src/shmem.o src/mailbox.o src/engine.o \
 	src/apply.o src/persist.o src/rebuild.o src/requests.o src/order_spec.o src/status.o src/acknowledger.o src/walahead.o \
-	src/writeback.o src/latency.o \
+	src/writeback.o src/extend.o src/latency.o \
 	$(CORE_OBJS)
 DATA = sql/exchange--1.0.sql sql/exchange--1.0--1.1.sql sql/exchange--1.1--1.2.sql \
-	sql/exchange--1.2--1.3.sql sql/exchange--1.3--1.4.sql
+	sql/exchange--1.2--1.3.sql sql/exchange--1.3--1.4.sql sql/exchange--1.4--1.5.sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out, in a temporary
 # instance with the library preloaded (test/regress.conf)
-REGRESS = setup errors trading idempotency batch acknowledger row_places wal_ahead privileges batch_delay index_order order_text upgrade wal_stats latency enum_memo column_maps
+REGRESS = setup errors trading idempotency batch acknowledger row_places wal_ahead privileges batch_delay index_order order_text upgrade wal_stats latency enum_memo column_maps extend_ahead
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out test/core/bin
 

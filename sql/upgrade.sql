@@ -1,6 +1,6 @@
--- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1, 1.2, 1.3
--- and 1.4.  (A new installation runs the same scripts: there is no
--- separate 1.1, 1.2, 1.3 or 1.4 one.)
+-- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1, 1.2, 1.3,
+-- 1.4 and 1.5.  (A new installation runs the same scripts: there is no
+-- separate 1.1, 1.2, 1.3, 1.4 or 1.5 one.)
 \set SHOW_CONTEXT never
 SELECT extversion FROM pg_extension WHERE extname = 'exchange';
 -- (CASCADE: earlier tests left views over the exchange's functions)
@@ -45,6 +45,13 @@ SELECT p.oid::regprocedure AS function,
 ALTER EXTENSION exchange UPDATE TO '1.4';
 SELECT extversion FROM pg_extension WHERE extname = 'exchange';
 SELECT callers_unwoken, has_function_privilege('exchange_admin',
+       'exchange.engine_status()', 'EXECUTE') AS admins,
+       has_function_privilege('public', 'exchange.engine_status()', 'EXECUTE') AS public
+  FROM exchange.engine_status();
+-- 1.5: exchange.engine_status() counts pages added ahead of the engine
+ALTER EXTENSION exchange UPDATE TO '1.5';
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+SELECT pages_extended_ahead >= 0 AS counted, has_function_privilege('exchange_admin',
        'exchange.engine_status()', 'EXECUTE') AS admins,
        has_function_privilege('public', 'exchange.engine_status()', 'EXECUTE') AS public
   FROM exchange.engine_status();

@@ -49,6 +49,7 @@ extern bool exchange_row_places;
 extern bool exchange_index_order;
 extern int	exchange_wal_segments_ahead;
 extern int	exchange_writeback_interval;
+extern int	exchange_extend_ahead;
 
 extern void GucInit(void);
 
@@ -204,6 +205,7 @@ typedef struct EngineStats
 	pg_atomic_uint64 batch_delays;	/* waits of exchange.batch_delay */
 	pg_atomic_uint64 ack_delays;	/* waits of exchange.ack_delay */
 	pg_atomic_uint64 callers_unwoken;	/* found their durable answers unwoken */
+	pg_atomic_uint64 pages_extended_ahead;	/* by ExtendAheadRound */
 } EngineStats;
 
 /* A caller to wake once the commit ending at lsn is durable at level. */
@@ -355,6 +357,7 @@ PGDLLEXPORT void WalAheadMain(Datum arg);
 
 /* writeback.c */
 extern void WritebackRegister(void);
+extern bool ExtendAheadRound(void);
 PGDLLEXPORT void WritebackMain(Datum arg);
 
 /* engine.c */

@@ -21,6 +21,7 @@ bool		exchange_row_places = true;
 bool		exchange_index_order = true;
 int			exchange_wal_segments_ahead = 2;
 int			exchange_writeback_interval = 1000;
+int			exchange_extend_ahead = 512;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
 void
@@ -112,5 +113,10 @@ GucInit(void)
 							"The writeback pacer starts writing them back every interval, on primaries and hot standbys; 0: the kernel writes them on its own schedule, all of a file's at once.",
 							&exchange_writeback_interval, 1000, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.extend_ahead",
+							"Empty pages kept at the end of the tables the engine appends to, on a primary.",
+							"The writeback worker adds half this many when fewer than half remain, so that the engine seldom extends a table itself; only tables of at least 16 times this many pages. 0: the engine extends them as it goes.",
+							&exchange_extend_ahead, 512, 0, 900,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("exchange");
 }

@@ -125,6 +125,7 @@ ShmemStartup(void)
 		pg_atomic_init_u64(&Exchange->stats.batch_delays, 0);
 		pg_atomic_init_u64(&Exchange->stats.ack_delays, 0);
 		pg_atomic_init_u64(&Exchange->stats.callers_unwoken, 0);
+		pg_atomic_init_u64(&Exchange->stats.pages_extended_ahead, 0);
 		pg_atomic_init_u32(&Exchange->active_callers, 0);
 		for (int i = 0; i < lengthof(Exchange->stats.batch_hist); i++)
 			pg_atomic_init_u64(&Exchange->stats.batch_hist[i], 0);

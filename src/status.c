@@ -41,8 +41,8 @@ Datum
 engine_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[20];
-	bool		nulls[20];
+	Datum		values[21];
+	bool		nulls[21];
 	Datum		hist[8];
 	EngineState state;
 	int			procno;
@@ -105,7 +105,8 @@ engine_status(PG_FUNCTION_ARGS)
 	values[17] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.batch_delays));
 	values[18] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.ack_delays));
 	values[19] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.callers_unwoken));
-	/* an installation not yet updated to 1.4 takes the first 19 */
+	values[20] = Int64GetDatum((int64) pg_atomic_read_u64(&Exchange->stats.pages_extended_ahead));
+	/* an installation not yet updated to 1.5 (1.4) takes the first 20 (19) */
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -28,6 +28,10 @@
  * The kernel only starts writing the pages that are dirty and does not
  * wait for them, so a round costs a few system calls per relation.  With
  * fsync off it does nothing, as PostgreSQL's own flush_after settings.
+ *
+ * On a primary the same worker also keeps the tables the engine appends
+ * to extended ahead of it (exchange.extend_ahead, src/extend.c), checking
+ * them every 10 to 80 ms.
  */
 #include "exchange.h"
 
@@ -53,6 +57,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 /* Register the writeback pacer (from _PG_init). */
 void
@@ -151,19 +156,33 @@ WritebackRound(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * How often tables are checked for pages to add ahead (extend.c): every
+ * 10 ms after a round that added some, backing off to 80 ms while none
+ * are needed.
+ */
+#define EXTEND_TICK_MIN_MS 10
+#define EXTEND_TICK_MAX_MS 80
+
 /* The writeback pacer's entry point. */
 void
 WritebackMain(Datum arg)
 {
+	TimestampTz last_round;
+	long		extend_tick = EXTEND_TICK_MIN_MS;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(exchange_database, NULL, 0);
 	pgstat_report_appname("exchange writeback");
+	last_round = 0;
 
 	for (;;)
 	{
 		long		timeout;
+		TimestampTz now;
+		bool		extending;
 
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -173,11 +192,25 @@ WritebackMain(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		/* off: sleep until a reload (its SIGHUP sets the latch) */
-		timeout = exchange_writeback_interval > 0 ?
-			exchange_writeback_interval : 60000;
-		if (exchange_writeback_interval > 0)
+		now = GetCurrentTimestamp();
+		if (exchange_writeback_interval > 0 &&
+			TimestampDifferenceExceeds(last_round, now,
+									   exchange_writeback_interval))
+		{
 			WritebackRound();
+			last_round = now;
+		}
+		extending = exchange_extend_ahead > 0 && !RecoveryInProgress();
+		if (extending)
+			extend_tick = ExtendAheadRound() ? EXTEND_TICK_MIN_MS :
+				Min(extend_tick * 2, EXTEND_TICK_MAX_MS);
+
+		/* off: sleep until a reload (its SIGHUP sets the latch) */
+		if (extending)
+			timeout = extend_tick;
+		else
+			timeout = exchange_writeback_interval > 0 ?
+				exchange_writeback_interval : 60000;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);
 	}

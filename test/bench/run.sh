@@ -1033,7 +1033,7 @@ SB_LAG=$(q -c "SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)
 echo "   standby replay lag after the runs: $SB_LAG bytes; WAL segment files made ahead: $(q -c "SELECT wal_segments_prepared FROM exchange.engine_status()") on the primary, $(psql_at "$SB" "$SB_PORT" -qAt -c "SELECT wal_segments_prepared FROM exchange.engine_status()") on the standby"
 
 STATUS=$(q -F ' | ' -c "SELECT state, pid, open_orders, batches, requests, failed_batches,
-	round(requests::numeric / nullif(batches, 0), 2), callers_unwoken FROM exchange.engine_status()")
+	round(requests::numeric / nullif(batches, 0), 2), callers_unwoken, pages_extended_ahead FROM exchange.engine_status()")
 INVARIANTS=$(q -c "SELECT count(*) FROM exchange.check_invariants()")
 TRADES=$(q -c "SELECT count(*) FROM exchange.trade_record")
 ORDERS_TOTAL=$(q -c "SELECT count(*) FROM exchange.order_record")
@@ -1087,7 +1087,7 @@ for c in $CLIENTS; do
 	printf " %10s\n" "$(echo "scale=1; ${ORDERS[$c]} * $SECONDS_PER_RUN / ($nb + 0.0001)" | bc)"
 done
 printf "%8s" total; read -ra d <<<"$(hist)"; for x in "${d[@]}"; do printf " %8s" "$x"; done; echo
-echo "engine_status: state | pid | open_orders | batches | requests | failed_batches | requests/batch | callers_unwoken (lost wake-ups)"
+echo "engine_status: state | pid | open_orders | batches | requests | failed_batches | requests/batch | callers_unwoken (lost wake-ups) | pages_extended_ahead"
 echo "  $STATUS"
 echo "orders recorded: $ORDERS_TOTAL, trades: $TRADES, invariant violations: $INVARIANTS"
 echo "shared memory 'exchange': max_orders=$SHM_A: $SIZE_A B, max_orders=$SHM_B: $SIZE_B B," \
