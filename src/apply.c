@@ -225,6 +225,38 @@ PrefetchClientIds(const Datum *accounts, const Datum *ids, int n)
 }
 
 /*
+ * Tell the core what a later request of the batch will touch (core.h,
+ * CorePrefetchOrderId and the others): first, two requests ahead, the hash
+ * buckets; then, one request ahead, the entries they name.  A new order's
+ * market is not looked up for it (CoreFindMarket compares symbols), so
+ * only its account is.
+ */
+void
+ApplyHint(const Request *req, bool first)
+{
+	const Core *core = Exchange->core;
+
+	switch (req->kind)
+	{
+		case REQ_PLACE:
+			if (first)
+				CorePrefetchAccountId(core, req->account, CORE_NO_INDEX);
+			else
+				CorePrefetchAccount(core, req->account, CORE_NO_INDEX);
+			break;
+		case REQ_CANCEL:
+		case REQ_AMEND:
+			if (first)
+				CorePrefetchOrderId(core, req->order_id);
+			else
+				CorePrefetchOrder(core, req->order_id);
+			break;
+		default:
+			break;
+	}
+}
+
+/*
  * Look up every client_order_id and deposit reference the batch mentions
  * before applying it, so idempotency costs no query per request.
  */

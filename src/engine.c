@@ -145,7 +145,13 @@ EngineBatchTransaction(const Request *reqs, Response *resps, int n,
 	ApplyBegin(GetCurrentTimestamp());
 	ApplyPrefetch(reqs, n);
 	for (int i = 0; i < n; i++)
+	{
+		if (i + 2 < n)
+			ApplyHint(&reqs[i + 2], true);
+		if (i + 1 < n)
+			ApplyHint(&reqs[i + 1], false);
 		ApplyRequest(&reqs[i], &resps[i]);
+	}
 	if (expire)
 		ApplyExpire();
 	ApplyFlush();

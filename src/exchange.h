@@ -368,6 +368,7 @@ PGDLLEXPORT void EngineMain(Datum arg);
 extern void ApplyBegin(TimestampTz now);
 extern void ApplyPrefetch(const Request *batch, int n);
 extern void ApplyRequest(const Request *req, Response *resp);
+extern void ApplyHint(const Request *req, bool first);
 extern void ApplyExpire(void);
 extern void ApplyFlush(void);
 

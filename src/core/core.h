@@ -299,6 +299,30 @@ extern int32_t CoreExpire(Core *core, int64_t now, int32_t max,
 						  const CoreSink *sink);
 
 /*
+ * Hints for a caller that knows its next requests (the engine, a batch at
+ * a time): start loading what they will touch while the current one runs.
+ * They change nothing, and the requests need not come.  The memory of a
+ * large book is far larger than the caches, and a request that finds its
+ * rows one after the other waits a full memory latency for each.
+ *
+ * Each comes in two steps, since a hash bucket must be in the cache before
+ * the entry it names can be loaded without waiting: the ...Id call two
+ * requests ahead, the other one request ahead.
+ *
+ * CorePrefetchAccountId, then CorePrefetchAccount: the account's hash
+ * buckets, then its entry and its balances in market (CORE_NO_INDEX: its
+ * entry only), for a new order (CorePlace).
+ * CorePrefetchOrderId, then CorePrefetchOrder: a resting order's id
+ * bucket, then its slot (CoreCancel, CoreAmend).
+ */
+extern void CorePrefetchAccountId(const Core *core, int64_t account,
+								  int32_t market);
+extern void CorePrefetchAccount(const Core *core, int64_t account,
+								int32_t market);
+extern void CorePrefetchOrderId(const Core *core, int64_t order_id);
+extern void CorePrefetchOrder(const Core *core, int64_t order_id);
+
+/*
  * Put an order back on its book during a rebuild, in time priority order,
  * holding no new funds (balances are loaded as they were).
  */

@@ -21,6 +21,10 @@
  * and account of every resting order) in its own arrays rather than asking
  * the core.  The harness still costs about a fifth of the instructions.
  *
+ * Operations are drawn two ahead of their turn, and the core is told what
+ * the next two will touch (CorePrefetchOrderId and the others, core.h), as
+ * the engine does with the requests of its batch (ApplyHint).
+ *
  * Each of the repeats runs the very same operations on a fresh core and the
  * fastest is reported, timed by the CPU time the process used, so that
  * other work on a shared machine distorts the figures as little as
@@ -55,7 +59,7 @@
  * are dropped when picked, and all at once when they are half of the
  * array, so that the sink only sets a bit (a small bitmap, not an index
  * per order id, which would take more cache than the core itself).  The
- * next cancel's first pick is drawn in advance and loaded while other
+ * next draw's first pick is drawn in advance and loaded while other
  * operations run: the harness's own cache misses are not the core's.
  */
 typedef struct Live
@@ -65,10 +69,27 @@ typedef struct Live
 	int32_t		n;				/* how many entries */
 	int32_t		ngone;			/* how many of them are gone */
 	int32_t		open;			/* resting orders */
-	int32_t		next;			/* index the next cancel tries first */
+	int32_t		next;			/* index the next draw tries first */
 	int64_t		placing;		/* id of the order being placed */
 	int64_t		trades;
 } Live;
+
+/*
+ * An operation drawn ahead of its turn: what it is (pick, 0..99), the
+ * account of a new order, the resting order a cancel takes (an entry, 0
+ * when none was drawn).  The engine knows the requests of its batch before
+ * it runs them, and tells the core what the next ones will touch
+ * (CorePrefetchAccount, CorePrefetchOrderId, CorePrefetchOrder); the
+ * harness does the same with the two operations after the current one.
+ */
+typedef struct Op
+{
+	uint32_t	pick;
+	int64_t		account;
+	uint64_t	cancel;
+} Op;
+
+#define AHEAD		2			/* operations drawn ahead */
 
 /* Everything one run needs. */
 typedef struct Bench
@@ -82,6 +103,7 @@ typedef struct Bench
 	int32_t		book;			/* open orders to hold the book near */
 	CoreBalanceRow *rows;		/* balances to write back, per batch */
 	int64_t		rows_written;
+	Op			ahead[AHEAD];	/* the next operations, in order */
 } Bench;
 
 extern void BenchTimed(Bench *b, int64_t ops);
@@ -194,13 +216,99 @@ Touch(const Core *core, CoreSide side)
 	return CoreGetLevel(core, l)->price;
 }
 
+/* True when an operation drawn as pick is a cancel. */
+static inline bool
+IsCancel(uint32_t pick)
+{
+	return pick >= 80 && pick < 95;
+}
+
+/*
+ * A resting order to cancel, uniform over those still on the book (gone
+ * entries met on the way are dropped); 0 when none rests.  The first index
+ * tried is drawn the draw before, and its entry loaded since (and its gone
+ * bit: Next): the harness's own cache misses are not the core's.
+ */
+static uint64_t
+DrawCancel(Live *live)
+{
+	int32_t		i = live->next;
+	uint64_t	e = 0;
+
+	if (live->open == 0)
+		return 0;
+	for (;;)
+	{
+		if (i >= live->n)
+			i = (int32_t) (Rand() % (uint64_t) live->n);
+		e = live->entries[i];
+		if (!LiveGone(live, LiveId(e)))
+			break;
+		LiveDrop(live, i);
+		i = live->n;
+	}
+	live->next = (int32_t) (Rand() % (uint64_t) live->n);
+	__builtin_prefetch(&live->entries[live->next]);
+	return e;
+}
+
+/* Draw the operation after those already drawn. */
+static inline void
+Draw(Bench *b, Op *op)
+{
+	op->pick = (uint32_t) (Rand() % 100);
+	op->account = RandRange(1, NACCOUNTS);
+	op->cancel = IsCancel(op->pick) ? DrawCancel(&b->live) : 0;
+}
+
+/*
+ * Tell the core what the next two operations will touch, as the engine
+ * does for the next requests of its batch: the one after next, the hash
+ * buckets of its order or of its account; the next, its order's slot or
+ * the new order's account entry and balances (their buckets are in by
+ * now).
+ */
+static inline void
+Hint(const Bench *b)
+{
+	const Op   *next = &b->ahead[0];
+	const Op   *after = &b->ahead[1];
+
+	if (after->cancel != 0)
+		CorePrefetchOrderId(b->core, LiveId(after->cancel));
+	else if (!IsCancel(after->pick))
+		CorePrefetchAccountId(b->core, after->account, 0);
+	if (next->cancel != 0)
+		CorePrefetchOrder(b->core, LiveId(next->cancel));
+	else if (!IsCancel(next->pick))
+		CorePrefetchAccount(b->core, next->account, 0);
+}
+
+/* Cancel the resting order of entry e. */
+static inline bool
+Cancel(Bench *b, uint64_t e)
+{
+	CoreOrder	res;
+	CoreError	err;
+
+	if (CoreCancel(b->core, (int64_t) (e & ((UINT64_C(1) << ACCOUNT_BITS) - 1)),
+				   LiveId(e), &b->sink, &res, &err) != CORE_OK)
+	{
+		fprintf(stderr, "cancel failed: %s\n", err.message);
+		return false;
+	}
+	return true;
+}
+
 /*
  * One operation: a cancel, a new limit order near the touch, or a
- * marketable order, as pick (0..99) says.  Returns false on an unexpected
+ * marketable order, as op->pick (0..99) says.  A cancel whose order left
+ * the book since it was drawn takes another one; a cancel with no order
+ * resting places a new order instead.  Returns false on an unexpected
  * error.
  */
 static inline bool
-Step(Bench *b, uint64_t pick)
+Step(Bench *b, const Op *op)
 {
 	Core	   *core = b->core;
 	Live	   *live = &b->live;
@@ -209,50 +317,24 @@ Step(Bench *b, uint64_t pick)
 	CoreError	err;
 	CoreErrorCode rc;
 
-	if (pick >= 80 && pick < 95 && live->open > 0)
+	if (IsCancel(op->pick) && live->open > 0)
 	{
-		int32_t		i = live->next < live->n ? live->next :
-			(int32_t) (Rand() % (uint64_t) live->n);
-		uint64_t	e;
+		uint64_t	e = op->cancel;
 
-		/* uniform over the resting orders: skip those gone meanwhile */
-		for (;;)
-		{
-			e = live->entries[i];
-			if (!LiveGone(live, LiveId(e)))
-				break;
-			LiveDrop(live, i);
-			i = (int32_t) (Rand() % (uint64_t) live->n);
-		}
-		rc = CoreCancel(core,
-						(int64_t) (e & ((UINT64_C(1) << ACCOUNT_BITS) - 1)),
-						LiveId(e), &b->sink, &res, &err);
-		LiveDrop(live, i);
-		if (rc != CORE_OK)
-		{
-			fprintf(stderr, "cancel failed: %s\n", err.message);
-			return false;
-		}
-		if (live->n > 0)
-		{
-			live->next = (int32_t) (Rand() % (uint64_t) live->n);
-			__builtin_prefetch(&live->entries[live->next]);
-		}
-		return true;
+		/* the entry stays, gone: dropped when drawn or compacted */
+		if (e == 0 || LiveGone(live, LiveId(e)))
+			e = DrawCancel(live);
+		return Cancel(b, e);
 	}
-
-	/* the next cancel's first pick: its gone bit, once its entry is in */
-	if (live->next < live->n)
-		__builtin_prefetch(&live->gone[LiveId(live->entries[live->next]) >> 6]);
 
 	memset(&r, 0, sizeof(r));
 	r.id = b->next_order_id++;
-	r.account = RandRange(1, NACCOUNTS);
+	r.account = op->account;
 	r.market = 0;
 	r.side = (CoreSide) (Rand() & 1);
 	r.stp = CORE_STP_CANCEL_MAKER;
 	r.now = b->now;
-	if (pick < 95)
+	if (op->pick < 95)
 	{
 		/* a new order 1 to 20 ticks behind the opposite touch */
 		r.type = CORE_LIMIT;
@@ -303,6 +385,26 @@ Step(Bench *b, uint64_t pick)
 }
 
 /*
+ * The next operation: the first drawn ahead, with one more drawn behind
+ * it and the hints for the two given.
+ */
+static inline bool
+Next(Bench *b)
+{
+	Op			op = b->ahead[0];
+	Live	   *live = &b->live;
+
+	/* the next draw's first pick: its gone bit, once its entry is in */
+	if (live->next < live->n)
+		__builtin_prefetch(&live->gone[LiveId(live->entries[live->next]) >> 6]);
+	for (int i = 0; i < AHEAD - 1; i++)
+		b->ahead[i] = b->ahead[i + 1];
+	Draw(b, &b->ahead[AHEAD - 1]);
+	Hint(b);
+	return Step(b, &op);
+}
+
+/*
  * The timed loop, kept out of line so that callgrind can count it alone
  * (--toggle-collect=BenchTimed).
  */
@@ -319,7 +421,7 @@ BenchTimed(Bench *b, int64_t ops)
 
 		for (int64_t i = 0; i < n; i++)
 		{
-			if (!Step(b, Rand() % 100))
+			if (!Next(b))
 				exit(1);
 			b->now++;
 		}
@@ -458,11 +560,17 @@ main(int argc, char **argv)
 		/* fill the book with new orders near the touch, then warm up */
 		b.book = book;
 		while (b.live.open < book)
-			if (!Step(&b, 0))
+		{
+			Op			fill = {0, RandRange(1, NACCOUNTS), 0};
+
+			if (!Step(&b, &fill))
 				return 1;
+		}
+		for (int i = 0; i < AHEAD; i++)
+			Draw(&b, &b.ahead[i]);
 		for (int64_t i = 0; i < warm; i++)
 		{
-			if (!Step(&b, Rand() % 100))
+			if (!Next(&b))
 				return 1;
 			b.now++;
 		}

@@ -1905,6 +1905,132 @@ test_walk_dirty_reset(void)
 }
 
 /* Run every test; the exit status says whether all passed. */
+/*
+ * The prefetch hints change nothing, whatever they are given: known and
+ * unknown accounts and orders, markets in and out of range, ids never
+ * used.  (Run under AddressSanitizer: a read outside the core's arrays
+ * fails the test.)
+ */
+static void
+test_prefetch_hints(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		resting[3];
+	const int64_t accounts[] = {1, 5, 6, 0, -1, INT64_MAX, INT64_MIN};
+	const int32_t markets[] = {0, 1, 2, 3, 4, -1, CORE_NO_INDEX, INT32_MAX};
+
+	EnvStandard(e, NULL);
+	for (int i = 0; i < 3; i++)
+	{
+		r = Limit(e, 1 + i, CORE_SELL, 100 + i, 2);
+		resting[i] = r.id;
+		CHECK(Submit(e, &r, &res) == CORE_OK);
+		CHECK_EQ(res.status, CORE_OPEN);
+	}
+	Snapshot(e);
+	for (size_t a = 0; a < sizeof(accounts) / sizeof(accounts[0]); a++)
+		for (size_t m = 0; m < sizeof(markets) / sizeof(markets[0]); m++)
+		{
+			CorePrefetchAccountId(e->core, accounts[a], markets[m]);
+			CorePrefetchAccount(e->core, accounts[a], markets[m]);
+		}
+	for (int64_t id = -2; id < e->next_order_id + 70; id++)
+	{
+		CorePrefetchOrderId(e->core, id);
+		CorePrefetchOrder(e->core, id);
+	}
+	CorePrefetchOrderId(e->core, INT64_MAX);
+	CorePrefetchOrder(e->core, INT64_MAX);
+	CorePrefetchOrderId(e->core, INT64_MIN);
+	CorePrefetchOrder(e->core, INT64_MIN);
+	CHECK(Unchanged(e));
+
+	/* and the requests they were given for go as without them */
+	CorePrefetchOrderId(e->core, resting[1]);
+	CorePrefetchOrder(e->core, resting[1]);
+	CHECK(CoreCancel(e->core, 2, resting[1], &e->sink, &res, &e->err) == CORE_OK);
+	CHECK_EQ(res.status, CORE_CANCELLED);
+	r = Limit(e, 4, CORE_BUY, 102, 3);
+	CorePrefetchAccountId(e->core, 4, e->mkt);
+	CorePrefetchAccount(e->core, 4, e->mkt);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(res.filled_quote, 2 * 100 + 102);
+	CHECK(CoreFindOrder(e->core, resting[0]) == NULL);
+	CHECK(CoreFindOrder(e->core, resting[2]) != NULL);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/*
+ * CorePlace finds a resting order's level before it matches (to load the
+ * level's last order meanwhile): an order joins the level it found, behind
+ * the orders there, also when every level is in use; and one that would
+ * need a new level when none is free is refused before it trades.
+ */
+static void
+test_rest_after_trades(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	config = default_config;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		bid;
+
+	config.max_levels = 3;
+	EnvStandard(e, &config);
+	r = Limit(e, 1, CORE_SELL, 100, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	r = Limit(e, 1, CORE_SELL, 101, 1);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	r = Limit(e, 2, CORE_BUY, 90, 1);
+	bid = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+
+	/* every level in use: a buy at 90 joins the bid there, behind it */
+	r = Limit(e, 4, CORE_BUY, 90, 2);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_OPEN);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 90, 3, 2);
+
+	/* a buy at 101 would sweep both asks and rest at a new level: none is
+	 * free when it arrives, so it is refused, and nothing has traded */
+	Snapshot(e);
+	r = Limit(e, 3, CORE_BUY, 101, 3);
+	CHECK(Submit(e, &r, &res) == CORE_E_CAPACITY);
+	CHECK(Unchanged(e));
+
+	/* an immediate-or-cancel buy at 100 (which needs no level of its own)
+	 * fills and frees the level at 100; a sell at 90 then trades with the
+	 * older bid first */
+	r = Limit(e, 3, CORE_BUY, 100, 1);
+	r.tif = CORE_IOC;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	e->ntrades = 0;
+	r = Limit(e, 3, CORE_SELL, 90, 2);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(e->ntrades, 2);
+	CHECK_EQ(e->trades[0].maker_order, bid);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 90, 1, 1);
+
+	/* with a level free again, the sweep rests its rest at 101 */
+	r = Limit(e, 3, CORE_BUY, 101, 3);
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.status, CORE_PARTIALLY_FILLED);
+	CHECK_EQ(res.filled, 1);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 0, 101, 2, 1);
+	EXPECT_LEVEL(e->mkt, CORE_BUY, 1, 90, 1, 1);
+	CHECK(LevelAt(e, e->mkt, CORE_SELL, 0) == NULL);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
 int
 main(void)
 {
@@ -1929,5 +2055,7 @@ main(void)
 	RUN_TEST(test_capacity);
 	RUN_TEST(test_restore);
 	RUN_TEST(test_walk_dirty_reset);
+	RUN_TEST(test_prefetch_hints);
+	RUN_TEST(test_rest_after_trades);
 	return TestSummary();
 }
