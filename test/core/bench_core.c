@@ -87,6 +87,7 @@ typedef struct Op
 	uint32_t	pick;
 	int64_t		account;
 	uint64_t	cancel;
+	int32_t		cancel_at;		/* where the entry was when drawn */
 } Op;
 
 #define AHEAD		2			/* operations drawn ahead */
@@ -230,7 +231,7 @@ IsCancel(uint32_t pick)
  * bit: Next): the harness's own cache misses are not the core's.
  */
 static uint64_t
-DrawCancel(Live *live)
+DrawCancel(Live *live, int32_t *at)
 {
 	int32_t		i = live->next;
 	uint64_t	e = 0;
@@ -247,6 +248,7 @@ DrawCancel(Live *live)
 		LiveDrop(live, i);
 		i = live->n;
 	}
+	*at = i;
 	live->next = (int32_t) (Rand() % (uint64_t) live->n);
 	__builtin_prefetch(&live->entries[live->next]);
 	return e;
@@ -258,7 +260,7 @@ Draw(Bench *b, Op *op)
 {
 	op->pick = (uint32_t) (Rand() % 100);
 	op->account = RandRange(1, NACCOUNTS);
-	op->cancel = IsCancel(op->pick) ? DrawCancel(&b->live) : 0;
+	op->cancel = IsCancel(op->pick) ? DrawCancel(&b->live, &op->cancel_at) : 0;
 }
 
 /*
@@ -320,11 +322,16 @@ Step(Bench *b, const Op *op)
 	if (IsCancel(op->pick) && live->open > 0)
 	{
 		uint64_t	e = op->cancel;
+		int32_t		at = op->cancel_at;
 
-		/* the entry stays, gone: dropped when drawn or compacted */
 		if (e == 0 || LiveGone(live, LiveId(e)))
-			e = DrawCancel(live);
-		return Cancel(b, e);
+			e = DrawCancel(live, &at);
+		if (!Cancel(b, e))
+			return false;
+		/* gone now: dropped here if it has not moved, else when drawn */
+		if (at < live->n && live->entries[at] == e)
+			LiveDrop(live, at);
+		return true;
 	}
 
 	memset(&r, 0, sizeof(r));
@@ -393,15 +400,17 @@ Next(Bench *b)
 {
 	Op			op = b->ahead[0];
 	Live	   *live = &b->live;
+	bool		ok;
 
-	/* the next draw's first pick: its gone bit, once its entry is in */
-	if (live->next < live->n)
-		__builtin_prefetch(&live->gone[LiveId(live->entries[live->next]) >> 6]);
 	for (int i = 0; i < AHEAD - 1; i++)
 		b->ahead[i] = b->ahead[i + 1];
 	Draw(b, &b->ahead[AHEAD - 1]);
 	Hint(b);
-	return Step(b, &op);
+	ok = Step(b, &op);
+	/* the next draw's first pick: its gone bit, now that its entry is in */
+	if (live->next < live->n)
+		__builtin_prefetch(&live->gone[LiveId(live->entries[live->next]) >> 6]);
+	return ok;
 }
 
 /*
@@ -561,7 +570,7 @@ main(int argc, char **argv)
 		b.book = book;
 		while (b.live.open < book)
 		{
-			Op			fill = {0, RandRange(1, NACCOUNTS), 0};
+			Op			fill = {0, RandRange(1, NACCOUNTS), 0, 0};
 
 			if (!Step(&b, &fill))
 				return 1;
