@@ -52,7 +52,11 @@ CoreSize(const CoreConfig *config)
 	size_t		size = CORE_ALIGN(sizeof(Core)) + CORE_CACHE_LINE;
 
 	size += CORE_ALIGN(sizeof(CoreAsset) * config->max_assets);
+	size += CORE_ALIGN(sizeof(int32_t) * CoreBucketCount(config->max_assets));
+	size += CORE_ALIGN(sizeof(int32_t) * config->max_assets);
 	size += CORE_ALIGN(sizeof(CoreMarket) * config->max_markets);
+	size += 2 * CORE_ALIGN(sizeof(int32_t) * CoreBucketCount(config->max_markets));
+	size += 2 * CORE_ALIGN(sizeof(int32_t) * config->max_markets);
 	size += CORE_ALIGN(sizeof(CoreAccount) * config->max_accounts);
 	size += CORE_ALIGN(sizeof(int32_t) * CoreBucketCount(config->max_accounts));
 	size += CORE_ALIGN(sizeof(CoreBalance) * config->max_balances);
@@ -81,7 +85,17 @@ CoreInit(void *region, const CoreConfig *config)
 	do { core->field = (type *) p; \
 		 p += CORE_ALIGN(sizeof(type) * (size_t) (count)); } while (0)
 	CARVE(assets, CoreAsset, config->max_assets);
+	core->asset_mask = CoreBucketCount(config->max_assets) - 1;
+	core->asset_bits = CoreLog2(core->asset_mask + 1);
+	CARVE(asset_buckets, int32_t, core->asset_mask + 1);
+	CARVE(asset_hnext, int32_t, config->max_assets);
 	CARVE(markets, CoreMarket, config->max_markets);
+	core->market_mask = CoreBucketCount(config->max_markets) - 1;
+	core->market_bits = CoreLog2(core->market_mask + 1);
+	CARVE(market_buckets, int32_t, core->market_mask + 1);
+	CARVE(market_hnext, int32_t, config->max_markets);
+	CARVE(market_id_buckets, int32_t, core->market_mask + 1);
+	CARVE(market_id_hnext, int32_t, config->max_markets);
 	CARVE(accounts, CoreAccount, config->max_accounts);
 	core->account_mask = CoreBucketCount(config->max_accounts) - 1;
 	core->account_bits = CoreLog2(core->account_mask + 1);
@@ -121,6 +135,12 @@ CoreReset(Core *core)
 	core->gtd_next = INT64_MAX;
 	core->max_order_id = 0;
 	core->nlevels = 0;
+	memset(core->asset_buckets, 0xff,
+		   sizeof(int32_t) * (core->asset_mask + 1));
+	memset(core->market_buckets, 0xff,
+		   sizeof(int32_t) * (core->market_mask + 1));
+	memset(core->market_id_buckets, 0xff,
+		   sizeof(int32_t) * (core->market_mask + 1));
 	memset(core->account_buckets, 0xff,
 		   sizeof(int32_t) * (core->account_mask + 1));
 	memset(core->balance_buckets, 0xff,
@@ -226,11 +246,19 @@ CoreAddAsset(Core *core, int32_t id, const char *code, int scale,
 		return CoreFail(err, CORE_E_CAPACITY,
 						"too many assets (exchange.max_assets = %d)",
 						core->config.max_assets);
-	asset = &core->assets[core->nassets++];
+	asset = &core->assets[core->nassets];
 	memset(asset, 0, sizeof(*asset));
 	asset->id = id;
 	asset->scale = (int16_t) scale;
 	strncpy(asset->code, code, CORE_CODE_LEN - 1);
+	{
+		int32_t    *bucket = &core->asset_buckets[NameBucket(asset->code,
+															 core->asset_bits)];
+
+		core->asset_hnext[core->nassets] = *bucket;
+		*bucket = core->nassets;
+	}
+	core->nassets++;
 	return CORE_OK;
 }
 
@@ -369,7 +397,24 @@ CoreAddMarket(Core *core, int32_t id, const char *symbol, const char *base,
 	m.taker_fee_bps = taker_fee_bps;
 	m.best[0] = m.best[1] = CORE_NO_INDEX;
 	m.worst[0] = m.worst[1] = CORE_NO_INDEX;
-	core->markets[core->nmarkets++] = m;
+	core->markets[core->nmarkets] = m;
+	{
+		int32_t		i = core->nmarkets;
+		int32_t    *bucket = &core->market_buckets[NameBucket(m.symbol,
+															  core->market_bits)];
+
+		core->market_hnext[i] = *bucket;
+		*bucket = i;
+		/* a second market with the same id stays unfound by it, as before */
+		if (CoreFindMarketById(core, id) == CORE_NO_INDEX)
+		{
+			bucket = &core->market_id_buckets[CoreHashBits((uint64_t) (uint32_t) id,
+														   core->market_bits)];
+			core->market_id_hnext[i] = *bucket;
+			*bucket = i;
+		}
+	}
+	core->nmarkets++;
 	return CORE_OK;
 }
 
@@ -387,7 +432,8 @@ CoreFindAsset(const Core *core, const char *code)
 {
 	if (code == NULL)
 		return CORE_NO_INDEX;
-	for (int32_t i = 0; i < core->nassets; i++)
+	for (int32_t i = core->asset_buckets[NameBucket(code, core->asset_bits)];
+		 i != CORE_NO_INDEX; i = core->asset_hnext[i])
 		if (strcmp(core->assets[i].code, code) == 0)
 			return i;
 	return CORE_NO_INDEX;
@@ -398,7 +444,8 @@ CoreFindMarket(const Core *core, const char *symbol)
 {
 	if (symbol == NULL)
 		return CORE_NO_INDEX;
-	for (int32_t i = 0; i < core->nmarkets; i++)
+	for (int32_t i = core->market_buckets[NameBucket(symbol, core->market_bits)];
+		 i != CORE_NO_INDEX; i = core->market_hnext[i])
 		if (strcmp(core->markets[i].symbol, symbol) == 0)
 			return i;
 	return CORE_NO_INDEX;
@@ -407,7 +454,9 @@ CoreFindMarket(const Core *core, const char *symbol)
 int32_t
 CoreFindMarketById(const Core *core, int32_t id)
 {
-	for (int32_t i = 0; i < core->nmarkets; i++)
+	for (int32_t i = core->market_id_buckets[CoreHashBits((uint64_t) (uint32_t) id,
+														  core->market_bits)];
+		 i != CORE_NO_INDEX; i = core->market_id_hnext[i])
 		if (core->markets[i].id == id)
 			return i;
 	return CORE_NO_INDEX;

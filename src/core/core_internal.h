@@ -47,6 +47,22 @@ struct Core
 	CoreMarket *markets;
 	int32_t		nmarkets;
 
+	/*
+	 * Assets by code, markets by symbol and by id: hash chains through
+	 * *_hnext, one entry per asset or market, so that finding a market is
+	 * not a scan of every symbol (a request names its market by symbol).
+	 */
+	int32_t    *asset_buckets;
+	int32_t    *asset_hnext;
+	uint32_t	asset_mask;
+	int			asset_bits;
+	int32_t    *market_buckets;
+	int32_t    *market_hnext;
+	int32_t    *market_id_buckets;
+	int32_t    *market_id_hnext;
+	uint32_t	market_mask;
+	int			market_bits;
+
 	CoreAccount *accounts;
 	int32_t		naccounts;
 	int32_t    *account_buckets;
@@ -123,6 +139,17 @@ BalanceBucket(const Core *core, int64_t account, int32_t asset)
 {
 	return (CoreHashBits((uint64_t) account, core->balance_bits) +
 			(uint32_t) asset) & core->balance_mask;
+}
+
+/* A name's bucket: FNV-1a over its bytes, then spread as above. */
+static inline uint32_t
+NameBucket(const char *name, int bits)
+{
+	uint64_t	h = UINT64_C(0xcbf29ce484222325);
+
+	for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+		h = (h ^ *p) * UINT64_C(0x100000001b3);
+	return CoreHashBits(h, bits);
 }
 
 static inline uint32_t

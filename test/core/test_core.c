@@ -2031,6 +2031,89 @@ test_rest_after_trades(void)
 	EnvClose(e);
 }
 
+/*
+ * Many assets and markets: each is found by its code, symbol and id
+ * through the name hashes, names that are not there are not, and a reset
+ * forgets them all.
+ */
+static void
+test_many_markets(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	config = default_config;
+	char		name[64];
+	int			nassets = 60;
+	int			nmarkets = 0;
+
+	config.max_assets = 64;
+	config.max_markets = 1000;
+	EnvOpen(e, &config);
+	for (int a = 0; a < nassets; a++)
+	{
+		snprintf(name, sizeof(name), "A%d", a);
+		CHECK(CoreAddAsset(e->core, 100 + a, name, 2, &e->err) == CORE_OK);
+	}
+	CHECK(CoreAddAsset(e->core, 999, "A7", 2, &e->err) == CORE_E_DUPLICATE);
+	for (int b = 0; b < nassets && nmarkets < 1000; b++)
+		for (int q = 0; q < nassets && nmarkets < 1000; q++)
+		{
+			char		base[16],
+						quote[16];
+
+			if (b == q)
+				continue;
+			snprintf(base, sizeof(base), "A%d", b);
+			snprintf(quote, sizeof(quote), "A%d", q);
+			snprintf(name, sizeof(name), "%s-%s", base, quote);
+			CHECK(CoreAddMarket(e->core, 5000 + nmarkets, name, base, quote,
+								"0.01", "1", 0, 0, NULL, &e->err) == CORE_OK);
+			nmarkets++;
+		}
+	CHECK_EQ(CoreMarketCount(e->core), 1000);
+	CHECK(CoreAddMarket(e->core, 1, "A0-A1", "A0", "A1", "0.01", "1", 0, 0,
+						NULL, &e->err) == CORE_E_DUPLICATE);
+	CHECK(CoreAddMarket(e->core, 1, "A59-A0", "A59", "A0", "0.01", "1", 0, 0,
+						NULL, &e->err) == CORE_E_CAPACITY);
+	for (int a = 0; a < nassets; a++)
+	{
+		snprintf(name, sizeof(name), "A%d", a);
+		CHECK_EQ(CoreFindAsset(e->core, name), a);
+	}
+	for (int i = 0; i < nmarkets; i++)
+	{
+		const CoreMarket *m = CoreGetMarket(e->core, i);
+
+		CHECK_EQ(CoreFindMarket(e->core, m->symbol), i);
+		CHECK_EQ(CoreFindMarketById(e->core, 5000 + i), i);
+	}
+	CHECK_EQ(CoreFindAsset(e->core, "A60"), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindAsset(e->core, ""), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindAsset(e->core, NULL), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarket(e->core, "A0-A0"), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarket(e->core, "A0-A1x"), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarket(e->core, "a0-a1"), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarket(e->core, NULL), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarketById(e->core, 4999), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarketById(e->core, 6000), CORE_NO_INDEX);
+
+	CoreReset(e->core);
+	CHECK_EQ(CoreFindAsset(e->core, "A0"), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarket(e->core, "A0-A1"), CORE_NO_INDEX);
+	CHECK_EQ(CoreFindMarketById(e->core, 5000), CORE_NO_INDEX);
+	CHECK(CoreAddAsset(e->core, 1, "A1", 2, &e->err) == CORE_OK);
+	CHECK(CoreAddAsset(e->core, 2, "A0", 2, &e->err) == CORE_OK);
+	CHECK(CoreAddMarket(e->core, 7, "A0-A1", "A0", "A1", "0.01", "1", 0, 0,
+						NULL, &e->err) == CORE_OK);
+	/* a second market with the same id: the first stays the one found */
+	CHECK(CoreAddMarket(e->core, 7, "A1-A0", "A1", "A0", "0.01", "1", 0, 0,
+						NULL, &e->err) == CORE_OK);
+	CHECK_EQ(CoreFindAsset(e->core, "A0"), 1);
+	CHECK_EQ(CoreFindMarket(e->core, "A1-A0"), 1);
+	CHECK_EQ(CoreFindMarketById(e->core, 7), 0);
+	EnvClose(e);
+}
+
 int
 main(void)
 {
@@ -2057,5 +2140,6 @@ main(void)
 	RUN_TEST(test_walk_dirty_reset);
 	RUN_TEST(test_prefetch_hints);
 	RUN_TEST(test_rest_after_trades);
+	RUN_TEST(test_many_markets);
 	return TestSummary();
 }
