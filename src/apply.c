@@ -228,8 +228,8 @@ PrefetchClientIds(const Datum *accounts, const Datum *ids, int n)
  * Tell the core what a later request of the batch will touch (core.h,
  * CorePrefetchOrderId and the others): first, two requests ahead, the hash
  * buckets; then, one request ahead, the entries they name.  A new order's
- * market is not looked up for it (CoreFindMarket compares symbols), so
- * only its account is.
+ * market is not looked up for it (a symbol hash per step, for balances
+ * that are mostly in the cache anyway), so only its account is.
  */
 void
 ApplyHint(const Request *req, bool first)
