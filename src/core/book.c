@@ -134,7 +134,7 @@ void
 CoreForEachOrder(const Core *core, bool (*fn) (void *arg, const CoreOrder *order),
 				 void *arg)
 {
-	for (int32_t i = 0; i < core->config.max_orders; i++)
+	for (int32_t i = 0; i < core->order_high; i++)
 		if (core->orders[i].status != CORE_SLOT_FREE &&
 			!fn(arg, &core->orders[i]))
 			return;

@@ -153,6 +153,7 @@ CoreReset(Core *core)
 		   sizeof(int32_t) * (core->level_mask + 1));
 
 	core->order_free = CORE_NO_INDEX;
+	core->order_high = 0;
 	for (int32_t i = core->config.max_orders - 1; i >= 0; i--)
 	{
 		core->orders[i].status = CORE_SLOT_FREE;

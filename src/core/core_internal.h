@@ -80,6 +80,7 @@ struct Core
 
 	CoreOrder  *orders;
 	int32_t		order_free;
+	int32_t		order_high;		/* no slot at or above it used since reset */
 	int32_t		norders;
 	int32_t    *order_buckets;
 	uint32_t	order_mask;
@@ -249,7 +250,12 @@ OrderAlloc(Core *core)
 	int32_t		i = core->order_free;
 
 	if (i != CORE_NO_INDEX)
+	{
 		core->order_free = core->orders[i].hnext;
+		/* the free list is last in, first out: used slots stay low */
+		if (i >= core->order_high)
+			core->order_high = i + 1;
+	}
 	return i;
 }
 

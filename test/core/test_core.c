@@ -2114,6 +2114,62 @@ test_many_markets(void)
 	EnvClose(e);
 }
 
+/*
+ * The expiry scan and CoreForEachOrder stop at the highest slot ever used:
+ * an order in that very slot, or in a slot freed and taken again, is still
+ * seen, and a reset starts again from the bottom.
+ */
+static bool
+CountOrder(void *arg, const CoreOrder *order)
+{
+	(void) order;
+	(*(int *) arg)++;
+	return true;
+}
+
+static void
+test_expire_high_slots(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		ids[40];
+	int			seen = 0;
+
+	EnvStandard(e, NULL);
+	/* 40 resting orders fill slots 0 to 39; the last one expires */
+	for (int i = 0; i < 40; i++)
+	{
+		r = Limit(e, 1 + i % 4, CORE_BUY, 50 + i % 5, 1);
+		if (i == 39)
+			r.expire_at = 2000;
+		ids[i] = r.id;
+		CHECK(Submit(e, &r, &res) == CORE_OK);
+		CHECK_EQ(res.status, CORE_OPEN);
+	}
+	CoreForEachOrder(e->core, CountOrder, &seen);
+	CHECK_EQ(seen, 40);
+	CHECK_EQ(CoreExpire(e->core, 2000, 100, &e->sink), 1);
+	CHECK(CoreFindOrder(e->core, ids[39]) == NULL);
+
+	/* cancel the rest; a new order with an expiry takes a freed slot */
+	for (int i = 0; i < 39; i++)
+		CHECK(CoreCancel(e->core, 1 + i % 4, ids[i], &e->sink, &res,
+						 &e->err) == CORE_OK);
+	r = Limit(e, 2, CORE_SELL, 120, 1);
+	r.expire_at = 3000;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	seen = 0;
+	CoreForEachOrder(e->core, CountOrder, &seen);
+	CHECK_EQ(seen, 1);
+	CHECK_EQ(CoreExpire(e->core, 2999, 100, &e->sink), 0);
+	CHECK_EQ(CoreExpire(e->core, 3000, 100, &e->sink), 1);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 0);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
 int
 main(void)
 {
@@ -2141,5 +2197,6 @@ main(void)
 	RUN_TEST(test_prefetch_hints);
 	RUN_TEST(test_rest_after_trades);
 	RUN_TEST(test_many_markets);
+	RUN_TEST(test_expire_high_slots);
 	return TestSummary();
 }
