@@ -3,6 +3,44 @@
 #include <string.h>
 
 /*
+ * How far (in ticks) LevelCreate looks for a neighbour through the hash,
+ * on a side of more than LEVEL_WALK levels (a shorter side is walked).
+ */
+#define LEVEL_NEAR		32
+#define LEVEL_WALK		32
+#define LEVEL_NOT_NEAR	(-2)
+
+/*
+ * The first level of a side that a new level at price (not on the side
+ * yet) is better than, found from the nearest level within LEVEL_NEAR
+ * ticks: CORE_NO_INDEX for the back of the side, LEVEL_NOT_NEAR when no
+ * level is that near.  Every price between the one found and the new one
+ * was looked up, so nothing lies between them.
+ */
+static int32_t
+LevelNear(const Core *core, int32_t market, int side, int64_t price)
+{
+	/* the better direction: higher prices for bids, lower for asks */
+	int64_t		better = side == CORE_BUY ? 1 : -1;
+
+	if (price > INT64_MAX - LEVEL_NEAR)
+		return LEVEL_NOT_NEAR;
+	for (int64_t d = 1; d <= LEVEL_NEAR; d++)
+	{
+		int32_t		l;
+
+		/* a level just worse: the new one goes in front of it */
+		if (price - better * d > 0 &&
+			(l = LevelFind(core, market, side, price - better * d)) != CORE_NO_INDEX)
+			return l;
+		/* a level just better: the new one goes behind it */
+		if ((l = LevelFind(core, market, side, price + better * d)) != CORE_NO_INDEX)
+			return core->levels[l].worse;
+	}
+	return LEVEL_NOT_NEAR;
+}
+
+/*
  * Create the level at price, which must not exist, and link it into its
  * side in price order.  CORE_NO_INDEX when no level is free (callers check
  * first).
@@ -33,14 +71,21 @@ LevelCreate(Core *core, int32_t market, int side, int64_t price)
 	core->level_buckets[bucket] = i;
 
 	/*
-	 * Find the first level this one is better than.  New prices are
-	 * usually near the touch, so walk from the best end, except for a
-	 * price behind the whole side, which goes straight to the back.
+	 * Find the first level this one is better than.  A price behind the
+	 * whole side goes straight to the back.  Otherwise, on a side of more
+	 * than LEVEL_WALK levels, look for a level within LEVEL_NEAR ticks
+	 * first, through the hash (neighbouring prices have neighbouring
+	 * buckets): in a book whose prices are close together a new level
+	 * finds its neighbour at once, wherever it is.  Only failing that,
+	 * walk from the best end (new prices are usually near the touch): a
+	 * walk costs a level per step, and a new level 10,000 levels deep had
+	 * cost 14.5 us.
 	 */
 	if (m->worst[side] != CORE_NO_INDEX &&
 		PriceBetter(side, core->levels[m->worst[side]].price, price))
 		at = CORE_NO_INDEX;
-	else
+	else if (m->nlevels[side] <= LEVEL_WALK ||
+			 (at = LevelNear(core, market, side, price)) == LEVEL_NOT_NEAR)
 	{
 		at = m->best[side];
 		while (at != CORE_NO_INDEX &&
@@ -48,6 +93,7 @@ LevelCreate(Core *core, int32_t market, int side, int64_t price)
 			at = core->levels[at].worse;
 	}
 
+	m->nlevels[side]++;
 	if (at == CORE_NO_INDEX)
 	{
 		l->better = m->worst[side];
@@ -93,6 +139,7 @@ LevelDelete(Core *core, int32_t i)
 	else
 		m->worst[l->side] = l->better;
 
+	m->nlevels[l->side]--;
 	l->count = -1;
 	l->hnext = core->level_free;
 	core->level_free = i;

@@ -128,6 +128,7 @@ typedef struct CoreMarket
 	bool		halted;
 	int32_t		best[2];		/* best level per side, or CORE_NO_INDEX */
 	int32_t		worst[2];		/* worst level per side */
+	int32_t		nlevels[2];		/* levels per side */
 } CoreMarket;
 
 typedef struct CoreLevel

@@ -2170,6 +2170,127 @@ test_expire_high_slots(void)
 	EnvClose(e);
 }
 
+/*
+ * The side's levels are in strict price order, linked both ways, with its
+ * best and worst at the ends, and hold exactly the prices expected.
+ */
+static void
+ExpectSide(Env *e, CoreSide side, const bool *expected, int64_t lo, int64_t hi,
+		   int line)
+{
+	int32_t		l = CoreBestLevel(e->core, e->mkt, side);
+	int32_t		prev = CORE_NO_INDEX;
+	int64_t		n = 0,
+				want = 0;
+	int			bad = 0;
+
+	for (int64_t p = lo; p <= hi; p++)
+		want += expected[p - lo];
+	for (; l != CORE_NO_INDEX; l = CoreGetLevel(e->core, l)->worse)
+	{
+		const CoreLevel *lv = CoreGetLevel(e->core, l);
+
+		if (lv->better != prev)
+			bad++;
+		if (prev != CORE_NO_INDEX &&
+			(side == CORE_BUY ? lv->price >= CoreGetLevel(e->core, prev)->price :
+			 lv->price <= CoreGetLevel(e->core, prev)->price))
+			bad++;
+		if (lv->price < lo || lv->price > hi || !expected[lv->price - lo])
+			bad++;
+		prev = l;
+		n++;
+	}
+	if (n != want)
+		bad++;
+	if (bad)
+	{
+		test_checks_failed++;
+		printf("  line %d: side %d out of order or incomplete (%d problems, %lld of %lld levels)\n",
+			   line, (int) side, bad, (long long) n, (long long) want);
+	}
+}
+
+/*
+ * New levels are linked into their side in price order wherever they fall:
+ * next to a level a few ticks away (found through the hash), behind the
+ * whole side, or, with no level near, after a walk from the best end.
+ * Dense and sparse prices, in random order, with levels emptied between.
+ */
+static void
+test_level_order(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	config = default_config;
+	enum {SPAN = 3000};
+	static bool bids[SPAN + 1],
+				asks[SPAN + 1];
+	static int64_t bid_ids[SPAN + 1],
+				ask_ids[SPAN + 1];
+	uint64_t	x = 88172645463325252ULL;
+
+	config.max_orders = 4096;
+	config.max_levels = 4096;
+	EnvStandard(e, &config);
+	memset(bids, 0, sizeof(bids));
+	memset(asks, 0, sizeof(asks));
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 1500; i++)
+		{
+			/* gaps of 1 to 3 ticks, then of up to 200 (beyond any probe) */
+			int64_t		step = round == 1 ? 1 + (int64_t) (x % 200) : 1 + (int64_t) (x % 3);
+			int64_t		off;
+			CoreOrderRequest r;
+			CoreOrder	res;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			off = (int64_t) (x % SPAN) / step * step;
+			if (x & 1)
+			{
+				/* bids from 1 to SPAN, asks from SPAN + 1 up: never crossing */
+				int64_t		p = 1 + off;
+
+				if (bids[p - 1])
+				{
+					CHECK(CoreCancel(e->core, 1, bid_ids[p - 1], NULL, &res, &e->err) == CORE_OK);
+					bids[p - 1] = false;
+					continue;
+				}
+				r = Limit(e, 1, CORE_BUY, p, 1);
+				bid_ids[p - 1] = r.id;
+				bids[p - 1] = true;
+			}
+			else
+			{
+				int64_t		p = SPAN + 1 + off;
+
+				if (asks[off])
+				{
+					CHECK(CoreCancel(e->core, 2, ask_ids[off], NULL, &res, &e->err) == CORE_OK);
+					asks[off] = false;
+					continue;
+				}
+				r = Limit(e, 2, CORE_SELL, p, 1);
+				ask_ids[off] = r.id;
+				asks[off] = true;
+			}
+			CHECK(Submit(e, &r, &res) == CORE_OK);
+			CHECK_EQ(res.status, CORE_OPEN);
+			if (i % 100 == 0)
+			{
+				ExpectSide(e, CORE_BUY, bids, 1, SPAN, __LINE__);
+				ExpectSide(e, CORE_SELL, asks, SPAN + 1, 2 * SPAN, __LINE__);
+			}
+		}
+	ExpectSide(e, CORE_BUY, bids, 1, SPAN, __LINE__);
+	ExpectSide(e, CORE_SELL, asks, SPAN + 1, 2 * SPAN, __LINE__);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
 int
 main(void)
 {
@@ -2198,5 +2319,6 @@ main(void)
 	RUN_TEST(test_rest_after_trades);
 	RUN_TEST(test_many_markets);
 	RUN_TEST(test_expire_high_slots);
+	RUN_TEST(test_level_order);
 	return TestSummary();
 }
