@@ -2235,11 +2235,15 @@ test_level_order(void)
 	EnvStandard(e, &config);
 	memset(bids, 0, sizeof(bids));
 	memset(asks, 0, sizeof(asks));
-	for (int round = 0; round < 3; round++)
+	for (int round = 0; round < 4; round++)
 		for (int i = 0; i < 1500; i++)
 		{
-			/* gaps of 1 to 3 ticks, then of up to 200 (beyond any probe) */
-			int64_t		step = round == 1 ? 1 + (int64_t) (x % 200) : 1 + (int64_t) (x % 3);
+			/*
+			 * gaps of 1 to 3 ticks, then of up to 200 and up to 1,000
+			 * (beyond the probe: walks from either end)
+			 */
+			int64_t		step = round == 1 ? 1 + (int64_t) (x % 200) :
+				round == 3 ? 1 + (int64_t) (x % 1000) : 1 + (int64_t) (x % 3);
 			int64_t		off;
 			CoreOrderRequest r;
 			CoreOrder	res;
