@@ -27,6 +27,11 @@ SELECT status FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 1, 14000, client
 
 SELECT count(*) FROM exchange.orders WHERE account_id = :a1;
 
+-- a good-till-date order with every flag set keeps them through the rebuild
+SELECT order_id AS gtd, status FROM exchange.place_order(:a2, 'BTC-USDT', 'sell', 0.1, 90000,
+       post_only => true, stp => 'cancel_both', expire_at => clock_timestamp() + interval '5 s') \gset
+SELECT :'status';
+
 -- the engine restarts (as after a crash) and rebuilds from the tables
 CREATE TEMP TABLE book_before AS SELECT * FROM exchange.order_book('BTC-USDT');
 SELECT pg_terminate_backend(pid) FROM exchange.engine_status();
@@ -37,6 +42,12 @@ SELECT count(*) AS book_differs FROM (
     (SELECT * FROM exchange.order_book('BTC-USDT') EXCEPT SELECT * FROM book_before)
     UNION ALL
     (SELECT * FROM book_before EXCEPT SELECT * FROM exchange.order_book('BTC-USDT'))) d;
+SELECT side, price, quantity, status FROM exchange.orders WHERE order_id = :gtd;
+-- the rebuilt order still expires at its time (the engine checks each second)
+SELECT pg_sleep(extract(epoch FROM expire_at - clock_timestamp()) + 2.5)
+  FROM exchange.order_record WHERE order_id = :gtd;
+SELECT o.status, r.expire_at IS NOT NULL AS had_expiry, r.post_only, r.stp
+  FROM exchange.orders o JOIN exchange.order_record r USING (order_id) WHERE order_id = :gtd;
 SELECT order_id = :c1 AS same, status, executed_quantity
   FROM exchange.place_order(:a1, 'BTC-USDT', 'buy', 1, 15000, client_order_id => 'c-1');
 -- and trades against the rebuilt book

@@ -403,6 +403,7 @@ RespondExistingOrder(Response *resp, int64 account, int64 order_id)
 	Datum		args[2];
 	SPIPlanPtr	plan;
 	CoreOrder	row;
+	int32		market;
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -436,17 +437,18 @@ RespondExistingOrder(Response *resp, int64 account, int64 order_id)
 		return false;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	market = CoreFindMarketById(Exchange->core,
+								DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull)));
+	if (market == CORE_NO_INDEX)
+		elog(ERROR, "order %lld has an unknown market", (long long) order_id);
 	memset(&row, 0, sizeof(row));
 	row.id = order_id;
 	row.account = account;
-	row.market = CoreFindMarketById(Exchange->core,
-									DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull)));
+	row.market = (uint16) market;
 	row.status = (uint8) DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 	row.quantity = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	row.filled = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 	row.filled_quote = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-	if (row.market == CORE_NO_INDEX)
-		elog(ERROR, "order %lld has an unknown market", (long long) order_id);
 	RespondOrder(resp, &row);
 	return true;
 }

@@ -1267,13 +1267,13 @@ PersistOrder(BatchWrites *w, const CoreOrder *o, const char *client_order_id,
 	RowSet(c, r, 9, Int64GetDatum(o->quantity));
 	RowSet(c, r, 10, Int64GetDatum(o->filled));
 	RowSet(c, r, 11, Int64GetDatum(o->filled_quote));
-	if (o->quote_limit != 0)
-		RowSet(c, r, 12, Int64GetDatum(o->quote_limit));
+	if (CoreOrderQuoteLimit(o) != 0)
+		RowSet(c, r, 12, Int64GetDatum(CoreOrderQuoteLimit(o)));
 	RowSet(c, r, 13, Int32GetDatum(o->status));
 	if (client_order_id != NULL)
 		RowSet(c, r, 14, CStringGetTextDatum(client_order_id));
-	if (o->expire_at != 0)
-		RowSet(c, r, 15, TimestampTzGetDatum(o->expire_at));
+	if (CoreOrderExpireAt(o) != 0)
+		RowSet(c, r, 15, TimestampTzGetDatum(CoreOrderExpireAt(o)));
 }
 
 void

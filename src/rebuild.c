@@ -126,22 +126,38 @@ LoadOrder(Core *core, HeapTuple tup, TupleDesc desc)
 {
 	CoreError	err;
 	CoreOrder	o;
+	int64		id = GetInt64(tup, desc, 1);
+	int32		market = CoreFindMarketById(core, GetInt32(tup, desc, 3));
+	int32		side = GetInt32(tup, desc, 4);
+	int32		stp = GetInt32(tup, desc, 6);
+
+	/* the order keeps these in a few bits: check them before they are cut */
+	if (market == CORE_NO_INDEX || (side != CORE_BUY && side != CORE_SELL) ||
+		stp < CORE_STP_CANCEL_TAKER || stp > CORE_STP_CANCEL_BOTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cannot rebuild the exchange from its tables: "
+						"order %lld cannot rest", (long long) id),
+				 errdetail("market_id %d (%s), side %d, stp %d.",
+						   GetInt32(tup, desc, 3),
+						   market == CORE_NO_INDEX ? "unknown" : "known",
+						   side, stp)));
 
 	memset(&o, 0, sizeof(o));
-	o.id = GetInt64(tup, desc, 1);
+	o.id = id;
 	o.account = GetInt64(tup, desc, 2);
-	o.market = CoreFindMarketById(core, GetInt32(tup, desc, 3));
-	o.side = (uint8) GetInt32(tup, desc, 4);
+	o.market = (uint16) market;
+	o.side = (uint8) side;
 	o.type = CORE_LIMIT;
 	o.tif = CORE_GTC;
 	o.post_only = GetInt32(tup, desc, 5) != 0;
-	o.stp = (uint8) GetInt32(tup, desc, 6);
+	o.stp = (uint8) stp;
 	o.price = GetInt64(tup, desc, 7);
 	o.quantity = GetInt64(tup, desc, 8);
 	o.filled = GetInt64(tup, desc, 9);
 	o.filled_quote = GetInt64(tup, desc, 10);
 	o.status = (uint8) GetInt32(tup, desc, 11);
-	o.expire_at = GetInt64(tup, desc, 12);
+	CoreOrderSetLimits(&o, 0, GetInt64(tup, desc, 12));
 	if (CoreRestoreOrder(core, &o, &err) != CORE_OK)
 		RebuildFail(&err);
 }

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Two cache lines at most per order slot: see CoreOrder. */
+_Static_assert(sizeof(CoreOrder) == 96, "CoreOrder is not 96 bytes");
+
 /* Arrays start on cache lines, whatever the region's alignment. */
 #define CORE_CACHE_LINE	64
 #define CORE_ALIGN(x)	(((x) + CORE_CACHE_LINE - 1) & \
@@ -391,6 +394,10 @@ CoreAddMarket(Core *core, int32_t id, const char *symbol, const char *base,
 		return CoreFail(err, CORE_E_CAPACITY,
 						"too many markets (exchange.max_markets = %d)",
 						core->config.max_markets);
+	if (core->nmarkets >= CORE_MAX_MARKETS)
+		return CoreFail(err, CORE_E_CAPACITY,
+						"too many markets (the core holds at most %d)",
+						CORE_MAX_MARKETS);
 
 	m.id = id;
 	strncpy(m.symbol, symbol, CORE_SYMBOL_LEN - 1);

@@ -30,6 +30,7 @@
 #define CORE_SYMBOL_LEN		32	/* market symbol, incl. terminator */
 #define CORE_MESSAGE_LEN	160
 #define CORE_DETAIL_LEN		256
+#define CORE_MAX_MARKETS	65536	/* an order keeps its market in 16 bits */
 
 typedef enum CoreSide
 {
@@ -148,6 +149,15 @@ typedef struct CoreLevel
 /*
  * One order.  Resting orders live in the pool; orders that never rest or
  * have left the book are reported through the sink and then forgotten.
+ *
+ * A slot is 96 bytes, so that with the pool cache-line aligned no order
+ * spans more than two cache lines (at 112 bytes half of them spanned
+ * three), and the pool of a busy book is a seventh smaller.  For that the
+ * flags are bit-fields, the market is a 16-bit index (CORE_MAX_MARKETS),
+ * and a market order's quote limit shares a word with a limit order's
+ * expiry: a market order cannot expire, and only a market order has a
+ * quote limit.  Read those two through CoreOrderQuoteLimit and
+ * CoreOrderExpireAt, and set them with CoreOrderSetLimits.
  */
 typedef struct CoreOrder
 {
@@ -157,9 +167,7 @@ typedef struct CoreOrder
 	int64_t		quantity;		/* lots ordered (after amendments) */
 	int64_t		filled;			/* lots executed */
 	int64_t		filled_quote;	/* quote units executed */
-	int64_t		quote_limit;	/* market buy by quote amount, else 0 */
-	int64_t		expire_at;		/* caller's clock, 0 = none */
-	int32_t		market;
+	int64_t		expire_or_quote;	/* see above */
 	int32_t		level;
 	int32_t		prev;			/* within the level, older */
 	int32_t		next;			/* within the level, newer */
@@ -169,13 +177,35 @@ typedef struct CoreOrder
 	/* kept by the core while the order rests, ignored on input */
 	int32_t		account_index;	/* the account's slot */
 	int32_t		balance[2];		/* the account's base, quote balances */
-	uint8_t		side;
-	uint8_t		type;
-	uint8_t		tif;
-	uint8_t		stp;
-	uint8_t		status;
-	bool		post_only;
+	uint16_t	market;			/* index, < CORE_MAX_MARKETS */
+	uint8_t		status;			/* CoreStatus */
+	uint8_t		side:1;			/* CoreSide */
+	uint8_t		type:1;			/* CoreOrderType */
+	uint8_t		tif:2;			/* CoreTimeInForce */
+	uint8_t		stp:2;			/* CoreStp */
+	uint8_t		post_only:1;
 } CoreOrder;
+
+/* A market order's quote limit (market buy by quote amount), else 0. */
+static inline int64_t
+CoreOrderQuoteLimit(const CoreOrder *o)
+{
+	return o->type == CORE_MARKET ? o->expire_or_quote : 0;
+}
+
+/* A limit order's expiry (caller's clock), 0 for none or a market order. */
+static inline int64_t
+CoreOrderExpireAt(const CoreOrder *o)
+{
+	return o->type == CORE_LIMIT ? o->expire_or_quote : 0;
+}
+
+/* Store whichever of the two o->type (set first) can have. */
+static inline void
+CoreOrderSetLimits(CoreOrder *o, int64_t quote_limit, int64_t expire_at)
+{
+	o->expire_or_quote = o->type == CORE_MARKET ? quote_limit : expire_at;
+}
 
 typedef struct CoreTrade
 {

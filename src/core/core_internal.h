@@ -372,11 +372,11 @@ OrderRest(Core *core, int32_t index, int32_t level)
 		core->orders[o->acct_next].acct_prev = index;
 	core->accounts[acct].orders = index;
 
-	if (o->expire_at != 0)
+	if (CoreOrderExpireAt(o) != 0)
 	{
 		core->ngtd++;
-		if (o->expire_at < core->gtd_next)
-			core->gtd_next = o->expire_at;
+		if (CoreOrderExpireAt(o) < core->gtd_next)
+			core->gtd_next = CoreOrderExpireAt(o);
 	}
 	core->norders++;
 }
@@ -413,7 +413,7 @@ OrderUnrest(Core *core, int32_t index)
 	if (o->acct_next != CORE_NO_INDEX)
 		core->orders[o->acct_next].acct_prev = o->acct_prev;
 
-	if (o->expire_at != 0)
+	if (CoreOrderExpireAt(o) != 0)
 		core->ngtd--;
 	core->norders--;
 	o->status = CORE_SLOT_FREE;

@@ -409,9 +409,7 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	t.account = req->account;
 	t.price = req->price;
 	t.quantity = req->quote_limit != 0 ? INT64_MAX : req->quantity;
-	t.quote_limit = req->quote_limit;
-	t.expire_at = req->expire_at;
-	t.market = req->market;
+	t.market = (uint16_t) req->market;
 	t.level = t.prev = t.next = t.acct_prev = t.acct_next = t.hnext =
 		CORE_NO_INDEX;
 	t.account_index = account;
@@ -421,6 +419,7 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 	t.stp = (uint8_t) req->stp;
 	t.post_only = req->post_only;
 	t.status = CORE_OPEN;
+	CoreOrderSetLimits(&t, req->quote_limit, req->expire_at);
 
 	/* what the order holds while it lives */
 	if (req->type == CORE_LIMIT)
@@ -568,8 +567,9 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 			int64_t		unit_cost = lv->price * m->notional_unit;
 			int64_t		money = core->balances[quote].available;
 
-			if (t.quote_limit != 0 && t.quote_limit - t.filled_quote < money)
-				money = t.quote_limit - t.filled_quote;
+			if (req->quote_limit != 0 &&
+				req->quote_limit - t.filled_quote < money)
+				money = req->quote_limit - t.filled_quote;
 			if (money / unit_cost < lots)
 				lots = money / unit_cost;
 			if (lots == 0)
@@ -581,16 +581,16 @@ CorePlace(Core *core, const CoreOrderRequest *req, const CoreSink *sink,
 		Trade(core, &t, mi, lots, sink, next_trade_id);
 	}
 
-	if (t.quote_limit != 0)
+	if (req->quote_limit != 0)
 	{
 		t.quantity = t.filled;
 		/* a budget spent to the last unit is fully executed, book or not */
-		if (t.filled_quote == t.quote_limit)
+		if (t.filled_quote == req->quote_limit)
 			out_of_funds = true;
 	}
 
 	if (t.filled == t.quantity && t.quantity > 0 &&
-		(t.quote_limit == 0 || out_of_funds))
+		(req->quote_limit == 0 || out_of_funds))
 		t.status = CORE_FILLED;
 	else if (may_rest && !stopped && t.filled < t.quantity)
 	{
@@ -789,16 +789,20 @@ CoreExpire(Core *core, int64_t now, int32_t max, const CoreSink *sink)
 	for (i = 0; i < core->order_high && n < max; i++)
 	{
 		CoreOrder  *o = &core->orders[i];
+		int64_t		expire_at;
 
-		if (o->status == CORE_SLOT_FREE || o->expire_at == 0)
+		if (o->status == CORE_SLOT_FREE)
 			continue;
-		if (o->expire_at <= now)
+		expire_at = CoreOrderExpireAt(o);
+		if (expire_at == 0)
+			continue;
+		if (expire_at <= now)
 		{
 			CloseResting(core, i, CORE_EXPIRED, sink, NULL);
 			n++;
 		}
-		else if (o->expire_at < next)
-			next = o->expire_at;
+		else if (expire_at < next)
+			next = expire_at;
 	}
 	/* a complete scan knows the next expiry exactly */
 	if (i == core->order_high)
@@ -818,7 +822,7 @@ CoreRestoreOrder(Core *core, const CoreOrder *order, CoreError *err)
 	int32_t		missing;
 	int64_t		units;
 
-	if (order->market < 0 || order->market >= core->nmarkets)
+	if (order->market >= core->nmarkets)
 		return CoreFail(err, CORE_E_UNKNOWN_MARKET,
 						"order %lld: unknown market", (long long) order->id);
 	m = &core->markets[order->market];
@@ -827,7 +831,7 @@ CoreRestoreOrder(Core *core, const CoreOrder *order, CoreError *err)
 		return CoreFail(err, CORE_E_UNKNOWN_ACCOUNT,
 						"order %lld: unknown account %lld",
 						(long long) order->id, (long long) order->account);
-	if (order->type != CORE_LIMIT || order->side > CORE_SELL ||
+	if (order->type != CORE_LIMIT ||
 		order->price <= 0 || order->filled < 0 ||
 		order->quantity <= order->filled ||
 		(order->status != CORE_OPEN && order->status != CORE_PARTIALLY_FILLED) ||

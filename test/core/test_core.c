@@ -1028,7 +1028,8 @@ test_market_orders(void)
 	CHECK_EQ(res.status, CORE_FILLED);
 	CHECK_EQ(res.filled, 4);
 	CHECK_EQ(res.quantity, 4);
-	CHECK_EQ(res.quote_limit, 500);
+	CHECK_EQ(CoreOrderQuoteLimit(&res), 500);
+	CHECK_EQ(CoreOrderExpireAt(&res), 0);
 	CHECK_EQ(res.filled_quote, 2 * 100 + 2 * 120);
 	CHECK_EQ(e->ntrades, 2);
 	CHECK_EQ(Locked(e, 2, e->usd), 0);
@@ -1455,7 +1456,8 @@ test_expire(void)
 	r.expire_at = 1010;
 	a = r.id;
 	CHECK(Submit(e, &r, &res) == CORE_OK);
-	CHECK_EQ(res.expire_at, 1010);
+	CHECK_EQ(CoreOrderExpireAt(&res), 1010);
+	CHECK_EQ(CoreOrderQuoteLimit(&res), 0);
 	r = Limit(e, 1, CORE_BUY, 99, 2);
 	r.expire_at = 1020;
 	b = r.id;
@@ -1754,7 +1756,7 @@ test_restore(void)
 		e = g;
 	}
 	CHECK_EQ(CoreFindOrder(f->core, ids[1])->filled, 1);
-	CHECK_EQ(CoreFindOrder(f->core, ids[4])->expire_at, 5000);
+	CHECK_EQ(CoreOrderExpireAt(CoreFindOrder(f->core, ids[4])), 5000);
 
 	/* both cores now behave the same */
 	for (int k = 0; k < 2; k++)
@@ -2295,6 +2297,142 @@ test_level_order(void)
 	EnvClose(e);
 }
 
+/*
+ * An order slot keeps its market in 16 bits, its flags in bit-fields, and
+ * a market order's quote limit in the word of a limit order's expiry: the
+ * core holds CORE_MAX_MARKETS markets and no more, and every value of
+ * every field comes back as it was placed, on the last market too.
+ */
+static void
+test_order_slot_fields(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	config = default_config;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	const CoreOrder *o;
+	char		name[64];
+	int			nassets = 300;
+	int			nmarkets = 0;
+	int32_t		last;
+	int64_t		buy_id,
+				sell_id;
+
+	config.max_assets = nassets;
+	config.max_markets = CORE_MAX_MARKETS + 1;
+	EnvOpen(e, &config);
+	for (int a = 0; a < nassets; a++)
+	{
+		snprintf(name, sizeof(name), "A%d", a);
+		CHECK(CoreAddAsset(e->core, 1 + a, name, 2, &e->err) == CORE_OK);
+	}
+	for (int b = 0; b < nassets && nmarkets <= CORE_MAX_MARKETS; b++)
+		for (int q = 0; q < nassets && nmarkets <= CORE_MAX_MARKETS; q++)
+		{
+			char		base[16],
+						quote[16];
+			CoreErrorCode rc;
+
+			if (b == q)
+				continue;
+			snprintf(base, sizeof(base), "A%d", b);
+			snprintf(quote, sizeof(quote), "A%d", q);
+			snprintf(name, sizeof(name), "%s-%s", base, quote);
+			rc = CoreAddMarket(e->core, 1 + nmarkets, name, base, quote,
+							   "0.01", "1", 0, 0, NULL, &e->err);
+			if (nmarkets < CORE_MAX_MARKETS)
+				CHECK(rc == CORE_OK);
+			else
+			{
+				CHECK(rc == CORE_E_CAPACITY);
+				CHECK(strstr(e->err.message, "65536") != NULL);
+			}
+			nmarkets++;
+		}
+	CHECK_EQ(CoreMarketCount(e->core), CORE_MAX_MARKETS);
+	last = CORE_MAX_MARKETS - 1;
+	CHECK_EQ(CoreFindMarketById(e->core, CORE_MAX_MARKETS), last);
+
+	{
+		const CoreMarket *m = CoreGetMarket(e->core, last);
+
+		for (int64_t a = 1; a <= 2; a++)
+		{
+			CHECK(CoreAddAccount(e->core, a, &e->err) == CORE_OK);
+			CHECK(CoreDeposit(e->core, a, m->base, FUNDS, &e->err) == CORE_OK);
+			CHECK(CoreDeposit(e->core, a, m->quote, FUNDS, &e->err) ==
+				  CORE_OK);
+		}
+	}
+
+	/* every flag at its largest value, on the last market */
+	r = Limit(e, 1, CORE_SELL, 200, 3);
+	r.market = last;
+	r.stp = CORE_STP_CANCEL_BOTH;
+	r.post_only = true;
+	r.expire_at = INT64_MAX;
+	sell_id = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	o = CoreFindOrder(e->core, sell_id);
+	CHECK(o != NULL);
+	CHECK_EQ(o->market, last);
+	CHECK_EQ(o->side, CORE_SELL);
+	CHECK_EQ(o->type, CORE_LIMIT);
+	CHECK_EQ(o->tif, CORE_GTC);
+	CHECK_EQ(o->stp, CORE_STP_CANCEL_BOTH);
+	CHECK(o->post_only);
+	CHECK_EQ(o->status, CORE_OPEN);
+	CHECK_EQ(CoreOrderExpireAt(o), INT64_MAX);
+	CHECK_EQ(CoreOrderQuoteLimit(o), 0);
+	CHECK_EQ(LevelCount(e, last, CORE_SELL), 1);
+
+	/* the smallest values, and a fill-or-kill that trades */
+	r = Limit(e, 2, CORE_BUY, 200, 1);
+	r.market = last;
+	r.tif = CORE_FOK;
+	buy_id = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.market, last);
+	CHECK_EQ(res.side, CORE_BUY);
+	CHECK_EQ(res.tif, CORE_FOK);
+	CHECK_EQ(res.stp, CORE_STP_CANCEL_TAKER);
+	CHECK(!res.post_only);
+	CHECK_EQ(res.status, CORE_FILLED);
+	CHECK_EQ(CoreOrderExpireAt(&res), 0);
+	CHECK_EQ(e->ntrades, 1);
+	CHECK(CoreFindOrder(e->core, buy_id) == NULL);
+	CHECK_EQ(CoreFindOrder(e->core, sell_id)->status, CORE_PARTIALLY_FILLED);
+	CHECK_EQ(CoreOrderExpireAt(CoreFindOrder(e->core, sell_id)), INT64_MAX);
+
+	/* a market buy by quote amount: its limit, and no expiry */
+	r = Market(e, 2, CORE_BUY, 0);
+	r.market = last;
+	r.tif = CORE_IOC;
+	r.stp = CORE_STP_CANCEL_MAKER;
+	r.quote_limit = 450;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(res.type, CORE_MARKET);
+	CHECK_EQ(res.tif, CORE_IOC);
+	CHECK_EQ(res.stp, CORE_STP_CANCEL_MAKER);
+	CHECK_EQ(CoreOrderQuoteLimit(&res), 450);
+	CHECK_EQ(CoreOrderExpireAt(&res), 0);
+	CHECK_EQ(res.filled, 2);
+	CHECK(CoreFindOrder(e->core, sell_id) == NULL);
+	CHECK_EQ(LevelCount(e, last, CORE_SELL), 0);
+	for (int k = 0; k < 2; k++)
+	{
+		const CoreMarket *m = CoreGetMarket(e->core, last);
+		int32_t		asset = k == 0 ? m->base : m->quote;
+
+		CHECK_EQ(Locked(e, 1, asset), 0);
+		CHECK_EQ(Locked(e, 2, asset), 0);
+		CHECK_EQ(AssetSum(e, asset), 2 * FUNDS);
+		CHECK_EQ(CoreGetAsset(e->core, asset)->total, 2 * FUNDS);
+	}
+	EnvClose(e);
+}
+
 int
 main(void)
 {
@@ -2324,5 +2462,6 @@ main(void)
 	RUN_TEST(test_many_markets);
 	RUN_TEST(test_expire_high_slots);
 	RUN_TEST(test_level_order);
+	RUN_TEST(test_order_slot_fields);
 	return TestSummary();
 }

@@ -1116,7 +1116,7 @@ CompareState(Run *run)
 			c->side != f->side || c->price != f->price ||
 			c->quantity != f->quantity || c->filled != f->filled ||
 			c->filled_quote != f->filled_quote || c->status != f->status ||
-			c->expire_at != f->expire_at || c->post_only != f->post_only ||
+			CoreOrderExpireAt(c) != f->expire_at || c->post_only != f->post_only ||
 			c->type != CORE_LIMIT)
 		{
 			Fail(run, "order %" PRId64 " differs: core %" PRId64 "/%" PRId64
