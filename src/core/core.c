@@ -138,6 +138,7 @@ CoreReset(Core *core)
 	core->gtd_next = INT64_MAX;
 	core->max_order_id = 0;
 	core->nlevels = 0;
+	core->levels_made = 0;
 	memset(core->asset_buckets, 0xff,
 		   sizeof(int32_t) * (core->asset_mask + 1));
 	memset(core->market_buckets, 0xff,
@@ -405,6 +406,7 @@ CoreAddMarket(Core *core, int32_t id, const char *symbol, const char *base,
 	m.taker_fee_bps = taker_fee_bps;
 	m.best[0] = m.best[1] = CORE_NO_INDEX;
 	m.worst[0] = m.worst[1] = CORE_NO_INDEX;
+	m.tree[0] = m.tree[1] = CORE_NO_TREE;
 	core->markets[core->nmarkets] = m;
 	{
 		int32_t		i = core->nmarkets;

@@ -26,6 +26,7 @@
 #include "fixed.h"
 
 #define CORE_NO_INDEX		(-1)
+#define CORE_NO_TREE		(-2)	/* CoreMarket.tree of a side without one */
 #define CORE_CODE_LEN		16	/* asset code, incl. terminator */
 #define CORE_SYMBOL_LEN		32	/* market symbol, incl. terminator */
 #define CORE_MESSAGE_LEN	160
@@ -130,6 +131,7 @@ typedef struct CoreMarket
 	int32_t		best[2];		/* best level per side, or CORE_NO_INDEX */
 	int32_t		worst[2];		/* worst level per side */
 	int32_t		nlevels[2];		/* levels per side */
+	int32_t		tree[2];		/* root of a side's level tree, or CORE_NO_TREE */
 } CoreMarket;
 
 typedef struct CoreLevel
@@ -144,7 +146,29 @@ typedef struct CoreLevel
 	int32_t		better;			/* neighbour levels on the same side */
 	int32_t		worse;
 	int32_t		hnext;			/* hash chain; free-list link when unused */
+
+	/*
+	 * A side of many levels also keeps them in a tree (a treap: see
+	 * CoreLevelPriority), in the same order as the list, better levels to
+	 * the left, so that a new level far from any other finds its place in
+	 * logarithmic time.
+	 */
+	int32_t		tree_left;
+	int32_t		tree_right;
+	int32_t		tree_parent;
+	uint32_t	tree_priority;	/* pseudo-random, drawn when it was made */
 } CoreLevel;
+
+/*
+ * A level's priority in its side's tree: a parent's is above its
+ * children's.  Its tree_priority, drawn when the level was made, then its
+ * index, so that no two levels tie.
+ */
+static inline uint64_t
+CoreLevelPriority(const CoreLevel *l, int32_t index)
+{
+	return ((uint64_t) l->tree_priority << 32) | (uint32_t) ~(uint32_t) index;
+}
 
 /*
  * One order.  Resting orders live in the pool; orders that never rest or

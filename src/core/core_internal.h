@@ -92,6 +92,7 @@ struct Core
 	CoreLevel  *levels;
 	int32_t		level_free;
 	int32_t		nlevels;
+	uint64_t	levels_made;	/* since the reset: draws tree priorities */
 	int32_t    *level_buckets;
 	uint32_t	level_mask;
 	int			level_bits;

@@ -2173,6 +2173,81 @@ test_expire_high_slots(void)
 }
 
 /*
+ * Check a side's level tree below i: parents, and priorities falling
+ * from parent to child; appends its levels in order to seq.  Returns its
+ * height, or -1 after a problem.
+ */
+static int
+TreeCheck(Env *e, int32_t i, int32_t parent, int32_t *seq, int32_t *n,
+		  int32_t max)
+{
+	const CoreLevel *l;
+	int			hl,
+				hr;
+
+	if (i == CORE_NO_INDEX)
+		return 0;
+	l = CoreGetLevel(e->core, i);
+	if (l == NULL || l->tree_parent != parent)
+		return -1;
+	hl = TreeCheck(e, l->tree_left, i, seq, n, max);
+	if (hl < 0 || *n >= max)
+		return -1;
+	seq[(*n)++] = i;
+	hr = TreeCheck(e, l->tree_right, i, seq, n, max);
+	if (hr < 0 ||
+		(l->tree_left != CORE_NO_INDEX &&
+		 CoreLevelPriority(CoreGetLevel(e->core, l->tree_left), l->tree_left) >
+		 CoreLevelPriority(l, i)) ||
+		(l->tree_right != CORE_NO_INDEX &&
+		 CoreLevelPriority(CoreGetLevel(e->core, l->tree_right), l->tree_right) >
+		 CoreLevelPriority(l, i)))
+		return -1;
+	return (hl > hr ? hl : hr) + 1;
+}
+
+/*
+ * A side's tree, when it has one, holds exactly its list, in its order,
+ * as a treap; a side has one past 64 levels and none below 32.  Returns
+ * whether it has one.
+ */
+static bool
+ExpectTree(Env *e, int32_t market, CoreSide side, int line)
+{
+	const CoreMarket *m = CoreGetMarket(e->core, market);
+	int32_t		root = m->tree[side];
+	static int32_t seq[8192];
+	int32_t		n = 0;
+	int32_t		l = m->best[side];
+	int			bad = 0;
+
+	if (root == CORE_NO_TREE)
+	{
+		if (m->nlevels[side] > 64)
+		{
+			test_checks_failed++;
+			printf("  line %d: side %d of %d levels has no tree\n", line,
+				   (int) side, m->nlevels[side]);
+		}
+		return false;
+	}
+	if (m->nlevels[side] < 32 ||
+		TreeCheck(e, root, CORE_NO_INDEX, seq, &n, 8192) < 0 ||
+		n != m->nlevels[side])
+		bad++;
+	for (int32_t k = 0; !bad && k < n; k++, l = CoreGetLevel(e->core, l)->worse)
+		if (seq[k] != l)
+			bad++;
+	if (bad)
+	{
+		test_checks_failed++;
+		printf("  line %d: side %d's tree is broken (%d levels, %d in order)\n",
+			   line, (int) side, m->nlevels[side], n);
+	}
+	return true;
+}
+
+/*
  * The side's levels are in strict price order, linked both ways, with its
  * best and worst at the ends, and hold exactly the prices expected.
  */
@@ -2205,6 +2280,7 @@ ExpectSide(Env *e, CoreSide side, const bool *expected, int64_t lo, int64_t hi,
 	}
 	if (n != want)
 		bad++;
+	ExpectTree(e, e->mkt, side, line);
 	if (bad)
 	{
 		test_checks_failed++;
@@ -2293,6 +2369,85 @@ test_level_order(void)
 		}
 	ExpectSide(e, CORE_BUY, bids, 1, SPAN, __LINE__);
 	ExpectSide(e, CORE_SELL, asks, SPAN + 1, 2 * SPAN, __LINE__);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/*
+ * A side of more than 64 levels keeps them in a tree as well, and drops
+ * it below 32: sparse levels placed far from any other at random depths,
+ * a side that grows and shrinks across both bounds again and again, and
+ * levels emptied from every part of the tree, checked after every step.
+ */
+static void
+test_level_tree(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	config = default_config;
+	enum {SLOTS = 600};
+	static int64_t ids[SLOTS];
+	static bool used[SLOTS];
+	uint64_t	x = 2463534242ULL;
+	int			builds = 0,
+				drops = 0,
+				max_levels = 0;
+	bool		had = false;
+
+	config.max_orders = 2048;
+	config.max_levels = 2048;
+	EnvStandard(e, &config);
+	CHECK(CoreDeposit(e->core, 1, e->usd, INT64_C(1) << 40, &e->err) == CORE_OK);
+	for (int step = 0; step < 36000; step++)
+	{
+		int			k;
+		int			n = CoreGetMarket(e->core, e->mkt)->nlevels[CORE_BUY];
+		CoreOrder	res;
+		bool		has;
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		k = (int) (x % SLOTS);
+		/*
+		 * grow in the first half of each 6,000 steps (to about 400
+		 * levels), shrink in the second (to about 10): across 64 and 32
+		 * levels six times each way
+		 */
+		if (used[k] && ((step / 3000) % 2 == 1 || (x >> 32) % 4 == 0 || n > 400))
+		{
+			CHECK(CoreCancel(e->core, 1, ids[k], NULL, &res, &e->err) == CORE_OK);
+			used[k] = false;
+		}
+		else if (!used[k] && ((step / 3000) % 2 == 0 || (x >> 32) % 64 == 0))
+		{
+			/* 1,000 ticks apart: beyond the probe, placed through the tree */
+			CoreOrderRequest r = Limit(e, 1, CORE_BUY, 1000 + 1000 * (int64_t) k, 1);
+
+			ids[k] = r.id;
+			used[k] = true;
+			CHECK(Submit(e, &r, &res) == CORE_OK);
+			CHECK_EQ(res.status, CORE_OPEN);
+		}
+		has = ExpectTree(e, e->mkt, CORE_BUY, __LINE__);
+		builds += has && !had;
+		drops += had && !has;
+		had = has;
+		n = CoreGetMarket(e->core, e->mkt)->nlevels[CORE_BUY];
+		if (n > max_levels)
+			max_levels = n;
+	}
+	{
+		static bool want[SLOTS * 1000 + 1000];
+
+		memset(want, 0, sizeof(want));
+		for (int k = 0; k < SLOTS; k++)
+			want[1000 + 1000 * k - 1000] = used[k];
+		ExpectSide(e, CORE_BUY, want, 1000, SLOTS * 1000 + 999, __LINE__);
+	}
+	CHECK(builds >= 5);
+	CHECK(drops >= 5);
+	CHECK(max_levels > 300);
 	EXPECT_CONSISTENT();
 	EnvClose(e);
 }
@@ -2463,5 +2618,6 @@ main(void)
 	RUN_TEST(test_expire_high_slots);
 	RUN_TEST(test_level_order);
 	RUN_TEST(test_order_slot_fields);
+	RUN_TEST(test_level_tree);
 	return TestSummary();
 }
