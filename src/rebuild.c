@@ -3,7 +3,9 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 /* Has CREATE EXTENSION exchange committed here?  (In a transaction.) */
 bool
@@ -181,7 +183,13 @@ NextId(const char *sql)
 void
 RebuildCore(Core *core)
 {
+	uint64		seed;
+
 	CoreReset(core);
+	/* the levels' trees get priorities nobody placing orders can predict */
+	if (!pg_strong_random(&seed, sizeof(seed)))
+		seed = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
+	CoreSeedLevels(core, seed);
 	RebuildScan("SELECT asset_id, code, scale FROM exchange.asset"
 				" ORDER BY asset_id", LoadAsset, core);
 	RebuildScan("SELECT m.market_id, m.symbol, b.code, q.code,"

@@ -24,14 +24,26 @@
  * tree_* fields of CoreLevel), whose in-order sequence is the side's list
  * from best to worst, so a level's in-order neighbours are its better and
  * worse levels, and whose priorities are drawn afresh for every level
- * made (a hash of how many were made before: a level made again in a
- * reused slot, as the last-in-first-out free list does all the time,
- * does not keep the place in the tree that slot had).  Adding or taking
+ * made (a hash of how many were made before and of the seed: a level
+ * made again in a reused slot, as the last-in-first-out free list does
+ * all the time, does not keep the place in the tree that slot had).  Adding or taking
  * out a level rotates it a couple of times on average and touches no
  * level far from it; only placing a new level far from any other
  * searches it (TreeFirstWorse), a root-to-leaf walk of logarithmic
  * expected length.
  */
+
+/* A new level's priority: splitmix64 of the seeded count of levels made. */
+static inline uint32_t
+TreeDraw(Core *core)
+{
+	uint64_t	x = core->level_seed +
+		++core->levels_made * UINT64_C(0x9e3779b97f4a7c15);
+
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return (uint32_t) ((x ^ (x >> 31)) >> 32);
+}
 
 static inline uint64_t
 TreePriority(const Core *core, int32_t i)
@@ -265,7 +277,7 @@ LevelCreate(Core *core, int32_t market, int side, int64_t price)
 	l->market = market;
 	l->side = (uint8_t) side;
 	l->head = l->tail = CORE_NO_INDEX;
-	l->tree_priority = CoreHashBits(++core->levels_made, 32);
+	l->tree_priority = TreeDraw(core);
 	bucket = LevelBucket(core, market, side, price);
 	l->hnext = core->level_buckets[bucket];
 	core->level_buckets[bucket] = i;

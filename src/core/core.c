@@ -175,6 +175,12 @@ CoreReset(Core *core)
 		CoreAddAccount(core, CORE_FEE_ACCOUNT, &err);
 }
 
+void
+CoreSeedLevels(Core *core, uint64_t seed)
+{
+	core->level_seed = seed;
+}
+
 const CoreConfig *
 CoreGetConfig(const Core *core)
 {

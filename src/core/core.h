@@ -283,6 +283,13 @@ typedef struct Core Core;
 extern size_t CoreSize(const CoreConfig *config);
 extern Core *CoreInit(void *region, const CoreConfig *config);
 extern void CoreReset(Core *core);
+
+/*
+ * Seed the priorities of the price levels' trees (see CoreLevel), which
+ * are otherwise a fixed sequence: with a secret seed nobody placing
+ * orders can line them up with prices.  Kept across CoreReset.
+ */
+extern void CoreSeedLevels(Core *core, uint64_t seed);
 extern const CoreConfig *CoreGetConfig(const Core *core);
 
 /* Catalogue. */

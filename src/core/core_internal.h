@@ -93,6 +93,7 @@ struct Core
 	int32_t		level_free;
 	int32_t		nlevels;
 	uint64_t	levels_made;	/* since the reset: draws tree priorities */
+	uint64_t	level_seed;		/* CoreSeedLevels */
 	int32_t    *level_buckets;
 	uint32_t	level_mask;
 	int			level_bits;

@@ -2380,7 +2380,7 @@ test_level_order(void)
  * levels emptied from every part of the tree, checked after every step.
  */
 static void
-test_level_tree(void)
+LevelTreeRun(uint64_t seed)
 {
 	Env			env,
 			   *e = &env;
@@ -2397,6 +2397,8 @@ test_level_tree(void)
 	config.max_orders = 2048;
 	config.max_levels = 2048;
 	EnvStandard(e, &config);
+	CoreSeedLevels(e->core, seed);
+	memset(used, 0, sizeof(used));
 	CHECK(CoreDeposit(e->core, 1, e->usd, INT64_C(1) << 40, &e->err) == CORE_OK);
 	for (int step = 0; step < 36000; step++)
 	{
@@ -2450,6 +2452,14 @@ test_level_tree(void)
 	CHECK(max_levels > 300);
 	EXPECT_CONSISTENT();
 	EnvClose(e);
+}
+
+static void
+test_level_tree(void)
+{
+	/* the fixed sequence, and a seeded one (as the server seeds it) */
+	LevelTreeRun(0);
+	LevelTreeRun(UINT64_C(0x5eed5eed12345678));
 }
 
 /*
