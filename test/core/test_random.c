@@ -26,7 +26,7 @@
 #define NMARKETS		3
 #define NTRADERS		6
 #define NACCOUNTS		(NTRADERS + 1)	/* index 0 is the fee account */
-#define REF_MAX_ORDERS	256
+#define REF_MAX_ORDERS	1024
 #define LOG_MAX			(REF_MAX_ORDERS + 16)
 #define POOR			NTRADERS	/* this trader is short of money */
 
@@ -76,6 +76,8 @@ typedef struct RunConfig
 	CoreConfig	core;
 	int64_t		ops;
 	int			funded;			/* traders funded at the start */
+	int			depth;			/* limit prices up to this many gaps from the mid */
+	int			gap_per_mid;	/* a gap is mid / this many ticks; 0: one tick */
 } RunConfig;
 
 typedef struct RefOrder
@@ -165,6 +167,7 @@ typedef struct Run
 	int64_t		errors[CORE_E_INTERNAL + 1];
 	int64_t		statuses[CORE_EXPIRED + 1];
 	int64_t		max_open;
+	int			max_side_levels;	/* most levels on one side of a book */
 	int64_t		rebuilds;
 } Run;
 
@@ -1331,7 +1334,10 @@ RandomPlace(Run *run)
 	q.now = run->now;
 	if (Chance(run, 75, 100))
 	{
-		int64_t		offset = RandRange(run, -2, 10);
+		int64_t		gap = run->config->gap_per_mid == 0 ? 1 :
+			mid / run->config->gap_per_mid > 1 ?
+			mid / run->config->gap_per_mid : 1;
+		int64_t		offset = RandRange(run, -2, run->config->depth) * gap;
 
 		q.type = CORE_LIMIT;
 		q.tif = Chance(run, 70, 100) ? CORE_GTC :
@@ -1769,7 +1775,16 @@ RunOne(const RunConfig *config, uint64_t seed, int64_t *trades)
 		else if (pick < 860)
 			RandomAmend(run);
 		else if (pick < 870)
-			RandomCancelAll(run);
+		{
+			/*
+			 * each empties about a sixth of the books: twenty times rarer
+			 * in the deep run, or its sides never grow deep
+			 */
+			if (run->config->depth <= 10 || Chance(run, 1, 20))
+				RandomCancelAll(run);
+			else
+				RandomPlace(run);
+		}
 		else if (pick < 950)
 			RandomDeposit(run);
 		else if (pick < 995)
@@ -1782,6 +1797,10 @@ RunOne(const RunConfig *config, uint64_t seed, int64_t *trades)
 			CompareState(run);
 		if (run->ref.norders > run->max_open)
 			run->max_open = run->ref.norders;
+		for (int m = 0; m < NMARKETS; m++)
+			for (int side = 0; side < 2; side++)
+				if (CoreGetMarket(run->core, m)->nlevels[side] > run->max_side_levels)
+					run->max_side_levels = CoreGetMarket(run->core, m)->nlevels[side];
 		/* a halted market resumes soon */
 		for (int m = 0; m < NMARKETS; m++)
 			if (run->ref.halted[m] && Chance(run, 1, 50))
@@ -1795,20 +1814,21 @@ RunOne(const RunConfig *config, uint64_t seed, int64_t *trades)
 		   " rested=%" PRId64 " max_open=%" PRId64 " filled=%" PRId64
 		   " cancelled=%" PRId64 " rejected=%" PRId64 " expired=%" PRId64
 		   " insufficient=%" PRId64 " capacity=%" PRId64 " invalid=%" PRId64
-		   " unknown_order=%" PRId64 " rebuilds=%" PRId64 "\n",
+		   " unknown_order=%" PRId64 " rebuilds=%" PRId64
+		   " max_side_levels=%d\n",
 		   config->name, run->op - 1,
 		   run->placed, run->trades, run->rested, run->max_open,
 		   run->statuses[CORE_FILLED], run->statuses[CORE_CANCELLED],
 		   run->statuses[CORE_REJECTED], run->statuses[CORE_EXPIRED],
 		   run->errors[CORE_E_INSUFFICIENT], run->errors[CORE_E_CAPACITY],
 		   run->errors[CORE_E_INVALID], run->errors[CORE_E_UNKNOWN_ORDER],
-		   run->rebuilds);
+		   run->rebuilds, run->max_side_levels);
 	*trades += run->trades;
 	free(run->region);
 	return ok;
 }
 
-/* Two runs of random operations: roomy capacities, then tight ones. */
+/* Three runs of random operations: roomy capacities, tight ones, deep books. */
 int
 main(int argc, char **argv)
 {
@@ -1818,9 +1838,16 @@ main(int argc, char **argv)
 	bool		all_ok = true;
 	RunConfig	configs[] = {
 		/* room for a deep book; levels run out now and then */
-		{"roomy", {8, 8, 16, 64, 200, 40}, ops - ops / 5, NTRADERS},
+		{"roomy", {8, 8, 16, 64, 200, 40}, ops - ops / 5, NTRADERS, 10, 0},
 		/* everything tight: capacity errors are common */
-		{"tight", {8, 8, 16, 18, 10, 8}, ops / 5, 3},
+		{"tight", {8, 8, 16, 18, 10, 8}, ops / 5, 3, 10, 0},
+		/*
+		 * deep books: limit prices up to 150 gaps from the mid, a gap
+		 * being 75 ticks on BTC-USD (beyond the 32-tick probe: new levels
+		 * placed through the sides' trees), 12 on ETH-BTC and one on
+		 * SOL-USD, so that sides pass 64 levels and fall back
+		 */
+		{"deep", {8, 8, 16, 64, 1000, 900}, ops / 5, NTRADERS, 150, 400},
 	};
 
 	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++)
