@@ -37,6 +37,13 @@ CoreOrderBucketCount(int32_t n)
 	return b;
 }
 
+/* Words of the bitmap of slots holding an order with an expiry. */
+static size_t
+CoreGtdWords(int32_t max_orders)
+{
+	return ((size_t) max_orders + 63) / 64;
+}
+
 /* log2 of a power of two. */
 static int
 CoreLog2(uint32_t n)
@@ -67,6 +74,7 @@ CoreSize(const CoreConfig *config)
 	size += CORE_ALIGN(sizeof(int32_t) * config->max_balances);
 	size += CORE_ALIGN(sizeof(int32_t) * config->max_assets);
 	size += CORE_ALIGN(sizeof(CoreOrder) * config->max_orders);
+	size += CORE_ALIGN(sizeof(uint64_t) * CoreGtdWords(config->max_orders));
 	size += CORE_ALIGN(sizeof(int32_t) *
 					   CoreOrderBucketCount(config->max_orders));
 	size += CORE_ALIGN(sizeof(CoreLevel) * config->max_levels);
@@ -110,6 +118,7 @@ CoreInit(void *region, const CoreConfig *config)
 	CARVE(dirty, int32_t, config->max_balances);
 	CARVE(fee_balances, int32_t, config->max_assets);
 	CARVE(orders, CoreOrder, config->max_orders);
+	CARVE(gtd_slots, uint64_t, CoreGtdWords(config->max_orders));
 	core->order_mask = CoreOrderBucketCount(config->max_orders) - 1;
 	core->order_shift = CoreLog2(core->order_mask + 1);
 	CARVE(order_buckets, int32_t, core->order_mask + 1);
@@ -153,6 +162,8 @@ CoreReset(Core *core)
 		   sizeof(int32_t) * core->config.max_assets);
 	memset(core->order_buckets, 0xff,
 		   sizeof(int32_t) * (core->order_mask + 1));
+	memset(core->gtd_slots, 0,
+		   sizeof(uint64_t) * CoreGtdWords(core->config.max_orders));
 	memset(core->level_buckets, 0xff,
 		   sizeof(int32_t) * (core->level_mask + 1));
 

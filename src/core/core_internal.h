@@ -88,6 +88,7 @@ struct Core
 	int64_t		max_order_id;	/* largest id that ever rested */
 	int32_t		ngtd;			/* resting orders with an expiry */
 	int64_t		gtd_next;		/* none of them expires before this */
+	uint64_t   *gtd_slots;		/* bit per slot: a resting order with an expiry */
 
 	CoreLevel  *levels;
 	int32_t		level_free;
@@ -377,6 +378,7 @@ OrderRest(Core *core, int32_t index, int32_t level)
 	if (CoreOrderExpireAt(o) != 0)
 	{
 		core->ngtd++;
+		core->gtd_slots[index >> 6] |= UINT64_C(1) << (index & 63);
 		if (CoreOrderExpireAt(o) < core->gtd_next)
 			core->gtd_next = CoreOrderExpireAt(o);
 	}
@@ -416,7 +418,10 @@ OrderUnrest(Core *core, int32_t index)
 		core->orders[o->acct_next].acct_prev = o->acct_prev;
 
 	if (CoreOrderExpireAt(o) != 0)
+	{
 		core->ngtd--;
+		core->gtd_slots[index >> 6] &= ~(UINT64_C(1) << (index & 63));
+	}
 	core->norders--;
 	o->status = CORE_SLOT_FREE;
 	o->hnext = core->order_free;

@@ -775,37 +775,47 @@ int32_t
 CoreExpire(Core *core, int64_t now, int32_t max, const CoreSink *sink)
 {
 	int32_t		n = 0;
-	int32_t		i;
+	int32_t		words = (core->order_high + 63) / 64;
 	int64_t		next = INT64_MAX;
+	bool		complete = true;
 
 	/*
-	 * The pool is scanned only when some order may be due, and only as far
-	 * as slots were ever used (order_high): with a large
-	 * exchange.max_orders and a book a tenth of it, a scan of every slot
-	 * had taken the engine 12-16 ms each expiry_interval.
+	 * The pool is searched only when some order may be due, and only
+	 * through the bitmap of slots whose order has an expiry, a word (64
+	 * slots) at a time, as far as slots were ever used (order_high).  A
+	 * scan of every slot's status up to order_high had taken 0.26 ms a
+	 * pass with 100,000 orders resting, and 14 ms after a burst had used
+	 * 1.9 million slots (every slot up to exchange.max_orders: 12-16 ms).
 	 */
 	if (core->ngtd == 0 || now < core->gtd_next)
 		return 0;
-	for (i = 0; i < core->order_high && n < max; i++)
+	for (int32_t w = 0; w < words && complete; w++)
 	{
-		CoreOrder  *o = &core->orders[i];
-		int64_t		expire_at;
+		/* a copy: closing an order clears its bit in the bitmap */
+		uint64_t	bits = core->gtd_slots[w];
 
-		if (o->status == CORE_SLOT_FREE)
-			continue;
-		expire_at = CoreOrderExpireAt(o);
-		if (expire_at == 0)
-			continue;
-		if (expire_at <= now)
+		while (bits != 0)
 		{
-			CloseResting(core, i, CORE_EXPIRED, sink, NULL);
-			n++;
+			int32_t		i = w * 64 + __builtin_ctzll(bits);
+			int64_t		expire_at = CoreOrderExpireAt(&core->orders[i]);
+
+			bits &= bits - 1;
+			if (expire_at <= now)
+			{
+				if (n == max)
+				{
+					complete = false;
+					break;
+				}
+				CloseResting(core, i, CORE_EXPIRED, sink, NULL);
+				n++;
+			}
+			else if (expire_at < next)
+				next = expire_at;
 		}
-		else if (expire_at < next)
-			next = expire_at;
 	}
-	/* a complete scan knows the next expiry exactly */
-	if (i == core->order_high)
+	/* a complete search knows the next expiry exactly */
+	if (complete)
 		core->gtd_next = next;
 	return n;
 }

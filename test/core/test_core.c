@@ -2173,6 +2173,87 @@ test_expire_high_slots(void)
 }
 
 /*
+ * The expiry search goes through a bitmap of the slots whose order has an
+ * expiry.  A burst uses every slot; orders with an expiry then take slots
+ * on either side of a word's edge (63 and 64), the highest one (199) and
+ * slot 100 (expiring late, so that every search below has work);
+ * a slot that held an order with an expiry and was taken again by one
+ * without is not expired (its bit was cleared); and the search stops at
+ * max and finishes on the next call.  The free list is last in, first
+ * out: a cancelled order's slot is the next one taken.
+ */
+static void
+test_expire_slot_bitmap(void)
+{
+	Env			env,
+			   *e = &env;
+	CoreConfig	config = default_config;
+	CoreOrderRequest r;
+	CoreOrder	res;
+	int64_t		ids[200];
+	int64_t		gtd[3];
+	int64_t		plain;
+	int64_t		late;
+
+	config.max_orders = 200;
+	EnvStandard(e, &config);
+	for (int i = 0; i < 200; i++)
+	{
+		r = Limit(e, 1 + i % 4, CORE_BUY, 50 + i % 5, 1);
+		ids[i] = r.id;
+		CHECK(Submit(e, &r, &res) == CORE_OK);
+		CHECK_EQ(res.status, CORE_OPEN);
+	}
+	/* slot 100: an order expiring late, so that the search has work */
+	CHECK(CoreCancel(e->core, 1, ids[100], &e->sink, &res, &e->err) == CORE_OK);
+	r = Limit(e, 3, CORE_BUY, 41, 1);
+	r.expire_at = 5000;
+	late = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	/* slot 199: an order with an expiry, cancelled, its slot taken again */
+	CHECK(CoreCancel(e->core, 4, ids[199], &e->sink, &res, &e->err) == CORE_OK);
+	r = Limit(e, 1, CORE_BUY, 40, 1);
+	r.expire_at = 2000;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK(CoreCancel(e->core, 1, r.id, &e->sink, &res, &e->err) == CORE_OK);
+	r = Limit(e, 1, CORE_BUY, 40, 1);
+	plain = r.id;
+	CHECK(Submit(e, &r, &res) == CORE_OK);
+	CHECK_EQ(CoreExpire(e->core, 2000, 100, &e->sink), 0);
+	CHECK(CoreFindOrder(e->core, plain) != NULL);
+	/* slots 64, 63 and 199 (in the order taken) with expiries */
+	CHECK(CoreCancel(e->core, 1, ids[64], &e->sink, &res, &e->err) == CORE_OK);
+	CHECK(CoreCancel(e->core, 4, ids[63], &e->sink, &res, &e->err) == CORE_OK);
+	CHECK(CoreCancel(e->core, 1, plain, &e->sink, &res, &e->err) == CORE_OK);
+	for (int k = 0; k < 3; k++)
+	{
+		r = Limit(e, 2, CORE_BUY, 45, 1);
+		r.expire_at = 3000 + k;
+		gtd[k] = r.id;
+		CHECK(Submit(e, &r, &res) == CORE_OK);
+	}
+	/* the rest of the burst leaves: the search still reaches slot 199 */
+	for (int i = 0; i < 199; i++)
+		if (i != 63 && i != 64 && i != 100)
+			CHECK(CoreCancel(e->core, 1 + i % 4, ids[i], &e->sink, &res,
+							 &e->err) == CORE_OK);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 4);
+	CHECK_EQ(CoreExpire(e->core, 2999, 100, &e->sink), 0);
+	CHECK_EQ(CoreExpire(e->core, 3001, 1, &e->sink), 1);
+	CHECK_EQ(CoreExpire(e->core, 3001, 1, &e->sink), 1);
+	CHECK_EQ(CoreExpire(e->core, 3001, 1, &e->sink), 0);
+	CHECK(CoreFindOrder(e->core, gtd[0]) == NULL);
+	CHECK(CoreFindOrder(e->core, gtd[1]) == NULL);
+	CHECK(CoreFindOrder(e->core, gtd[2]) != NULL);
+	CHECK_EQ(CoreExpire(e->core, 4999, 100, &e->sink), 1);
+	CHECK(CoreFindOrder(e->core, late) != NULL);
+	CHECK_EQ(CoreExpire(e->core, 5000, 100, &e->sink), 1);
+	CHECK_EQ(CoreOpenOrderCount(e->core), 0);
+	EXPECT_CONSISTENT();
+	EnvClose(e);
+}
+
+/*
  * Check a side's level tree below i: parents, and priorities falling
  * from parent to child; appends its levels in order to seq.  Returns its
  * height, or -1 after a problem.
@@ -2626,6 +2707,7 @@ main(void)
 	RUN_TEST(test_rest_after_trades);
 	RUN_TEST(test_many_markets);
 	RUN_TEST(test_expire_high_slots);
+	RUN_TEST(test_expire_slot_bitmap);
 	RUN_TEST(test_level_order);
 	RUN_TEST(test_order_slot_fields);
 	RUN_TEST(test_level_tree);
