@@ -998,6 +998,7 @@ if [ "$AB_ROUNDS" -gt 0 ]; then
 					p, c, NR, a, ea / NR, ma / NR, b, eb / NR, mb / NR, a, w, NR }'
 			unset AB_ENG AB_CPU
 		done
+		echo "ab: $phase lost wake-ups so far (callers_unwoken): $(q -c "SELECT callers_unwoken FROM exchange.engine_status()")"
 	done
 	[ -n "${BENCH_AB_A_SQL:-}" ] || [ -n "${BENCH_AB_A_VALUE:-}" ] || [ -n "${BENCH_AB_DOCS_A:-}" ] ||
 		set_setting "$AB_SETTING" on
