@@ -26,11 +26,11 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
-.PHONY: deps run stop status test regress core-test pgtap spec-fuzz crash-test writeback-test ha-test dr-test dr-drill bench
+.PHONY: deps run stop status test regress core-test pgtap spec-fuzz crash-test writeback-test wakeup-test ha-test dr-test dr-drill bench
 
 ifeq ($(wildcard $(PGXS)),)
 # No postgresql-server-dev-15 yet: install the dependencies, then go on.
-all install run stop status test regress core-test pgtap spec-fuzz crash-test writeback-test ha-test dr-test dr-drill bench:
+all install run stop status test regress core-test pgtap spec-fuzz crash-test writeback-test wakeup-test ha-test dr-test dr-drill bench:
 	scripts/install-deps.sh
 	$(MAKE) $@
 else
@@ -61,6 +61,7 @@ test: deps all install
 	$(MAKE) spec-fuzz
 	$(MAKE) crash-test
 	$(MAKE) writeback-test
+	$(MAKE) wakeup-test
 	$(MAKE) ha-test
 	$(MAKE) dr-test
 	$(MAKE) dr-drill
@@ -80,6 +81,10 @@ crash-test: all install
 # cachestat(2) (test/writeback/run.sh)
 writeback-test: all install
 	bash test/writeback/run.sh
+# callers answered by their own 100 ms looks while the acknowledger is
+# stopped (SIGSTOP), none counted as a lost wake-up (test/wakeup/run.sh)
+wakeup-test: all install
+	bash test/wakeup/run.sh
 ha-test: all install
 	bash test/ha/run.sh
 # pgBackRest: full/incremental backups to both repositories, verify, and a

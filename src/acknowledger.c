@@ -148,6 +148,27 @@ AcknowledgeMe(XLogRecPtr lsn, int level)
 	return queued;
 }
 
+/*
+ * Caller: does the ring still hold an entry that will wake this backend?
+ * A caller that finds its durable answers on its own 100 ms look, while
+ * the acknowledger's round has not reached its entry yet (the standby's
+ * confirmation came a moment ago, or the worker is not on a CPU), has not
+ * lost a wake-up: it is simply ahead of one.  Scans the ring under its
+ * spinlock; only such looks call it.
+ */
+bool
+AcknowledgerHolds(int procno)
+{
+	AckRing    *ring = &Exchange->acks;
+	bool		held = false;
+
+	SpinLockAcquire(&ring->mutex);
+	for (uint64 i = ring->head; i < ring->tail && !held; i++)
+		held = ring->entries[i % ring->capacity].procno == procno;
+	SpinLockRelease(&ring->mutex);
+	return held;
+}
+
 /* Is the acknowledger running? */
 bool
 AcknowledgerRunning(void)

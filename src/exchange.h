@@ -342,6 +342,7 @@ extern void AcknowledgeWhenDurable(const int *procnos, int n, XLogRecPtr lsn,
 								   int level);
 extern bool AcknowledgeMe(XLogRecPtr lsn, int level);
 extern bool AcknowledgerRunning(void);
+extern bool AcknowledgerHolds(int procno);
 extern bool CommitIsDurable(XLogRecPtr lsn, int level);
 
 /* latency.c */

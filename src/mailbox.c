@@ -110,6 +110,24 @@ StandbyTimeoutHandler(void)
 }
 
 /*
+ * One of our 100 ms looks, not a wake-up, found our answers durable.  That
+ * is a lost wake-up (exchange.engine_status().callers_unwoken) only when
+ * nobody is left to wake us: the acknowledger holds no entry for us, and
+ * our latch was not set since we last reset it.  A look that comes
+ * between the standby's confirmation and the acknowledger's round is
+ * ahead of its wake-up, not without one; until 2026-11-24 it was counted
+ * too (docs/performance.md, *Lost wake-ups, counted precisely*).
+ */
+static void
+CountIfUnwoken(void)
+{
+	pg_memory_barrier();
+	if (MyLatch->is_set || AcknowledgerHolds(MyProc->pgprocno))
+		return;
+	pg_atomic_fetch_add_u64(&Exchange->stats.callers_unwoken, 1);
+}
+
+/*
  * Wait until the engine's commit ending at lsn is as durable as the
  * server's synchronous_commit says: flushed here, then confirmed by the
  * synchronous standby.  The engine commits without waiting; this is where
@@ -142,9 +160,9 @@ WaitDurable(XLogRecPtr lsn, int durability, TimestampTz start)
 			ResetLatch(MyLatch);
 			if (CommitIsDurable(lsn, durability))
 			{
-				/* durable, and nobody woke us: as in RequestAwait */
+				/* durable, and found by looking: as in RequestAwait */
 				if (rc & WL_TIMEOUT)
-					pg_atomic_fetch_add_u64(&Exchange->stats.callers_unwoken, 1);
+					CountIfUnwoken();
 				return;
 			}
 			waited = TimestampDifferenceMilliseconds(start, GetCurrentTimestamp());
@@ -378,13 +396,11 @@ RequestAwait(Response *resps, int first, int n, int through, bool final)
 
 	/*
 	 * Found by looking, not woken, though they are durable: whoever should
-	 * have woken us (the acknowledger, or the engine) did not.  Apart from
-	 * a wake-up a few microseconds behind a 100 ms tick, a lost wake-up;
-	 * counted for exchange.engine_status().callers_unwoken.
+	 * have woken us (the acknowledger, or the engine) may not have.
 	 */
 	if (final && (rc & WL_TIMEOUT) &&
 		CommitIsDurable(call.lsn, call.durability))
-		pg_atomic_fetch_add_u64(&Exchange->stats.callers_unwoken, 1);
+		CountIfUnwoken();
 }
 
 /*

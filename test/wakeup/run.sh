@@ -1,0 +1,107 @@
+#!/bin/bash
+# Callers while the acknowledger is held up (src/acknowledger.c, the
+# callers' 100 ms looks in src/mailbox.c).  The acknowledger is stopped
+# with SIGSTOP (by its own PID, from exchange.engine_status()): it still
+# holds the callers' entries but cannot wake anyone.  Then:
+#   - place_order and place_orders are still answered, by the callers'
+#     own looks, once the WAL writer has flushed their batches; they take
+#     at least one look (100 ms), and well under exchange.request_timeout;
+#   - none of them counts as a lost wake-up (callers_unwoken): the
+#     acknowledger held an entry for each, so each was ahead of its
+#     wake-up, not without one;
+#   - with the acknowledger running again (SIGCONT), calls are woken as
+#     before and nothing is counted either.
+#
+# Usage (from the repo root, as root or as postgres): test/wakeup/run.sh
+# Environment: PORT (default 55480; the next free port is taken if busy),
+#   KEEP=1 keeps the server's directory (it is always kept on failure).
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/../lib/pgserver.sh"
+
+PORT=$(free_port "${PORT:-55480}") || { echo "wakeup-test: no free port" >&2; exit 2; }
+DIR=$(server_dir wakeup) || exit 2
+ACK=
+
+status=1
+cleanup() {
+	# a stopped process would hold up the server's shutdown
+	[ -n "$ACK" ] && kill -CONT "$ACK" 2>/dev/null
+	pg_stop "$DIR"
+	if [ "$status" -eq 0 ] && [ -z "${KEEP:-}" ]; then
+		rm -rf "$DIR"
+	else
+		echo "wakeup-test: server's directory kept: $DIR (server.log inside)"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "wakeup-test: FAILED: $*"
+	exit 1
+}
+pass() { echo "  ok: $*"; }
+q() { psql_at "$DIR" "$PORT" -qAt "$@"; }
+unwoken() { q -c "SELECT callers_unwoken FROM exchange.engine_status()"; }
+
+pg_start "$DIR" "$PORT" "log_min_messages = warning" ||
+	{ cat "$DIR/server.log"; fail "server did not start"; }
+q >/dev/null <<'SQL' || fail "catalogue"
+CREATE EXTENSION exchange;
+SELECT exchange.wait_for_engine(20000);
+SELECT exchange.create_asset('BTC', 8);
+SELECT exchange.create_asset('USDT', 6);
+SELECT exchange.create_market('BTC-USDT', 'BTC', 'USDT', 0.01, 0.0001);
+SELECT exchange.create_account('wakeup');
+SELECT exchange.deposit(1, 'USDT', 1000000, 'wakeup-usdt');
+SQL
+
+ACK=$(q -c "SELECT acknowledger_pid FROM exchange.engine_status()")
+[ -n "$ACK" ] || fail "no acknowledger running"
+u0=$(unwoken)
+
+# one call, timed by psql (the statement's round trip, not psql's start);
+# prints "<status or count> <whole milliseconds>"
+timed() {
+	local out
+	out=$(q -c '\timing on' -c "$1") || return 1
+	echo "$out" | awk '/^Time: / { ms = int($2) } !/^Time: / { v = $0 } END { print v, ms }'
+}
+ONE="SELECT status FROM exchange.place_order(1, 'BTC-USDT', 'buy', 0.001, 10000)"
+MANY="SELECT count(*) FROM exchange.place_orders((SELECT jsonb_agg(jsonb_build_object(
+	'account_id', 1, 'market', 'BTC-USDT', 'side', 'buy', 'quantity', 0.001, 'price', 9000 + g))
+	FROM generate_series(1, 20) g))"
+
+kill -STOP "$ACK" || fail "could not stop the acknowledger (pid $ACK)"
+for i in 1 2 3; do
+	read -r st ms < <(timed "$ONE") || fail "place_order failed with the acknowledger stopped"
+	[ "$st" = open ] || fail "place_order answered '$st', not 'open'"
+	[ "$ms" -ge 100 ] || fail "place_order answered in $ms ms with the acknowledger stopped: it was woken, so this test proves nothing"
+	[ "$ms" -lt 5000 ] || fail "place_order took $ms ms with the acknowledger stopped"
+	echo "  place_order with the acknowledger stopped: $ms ms"
+	read -r n ms < <(timed "$MANY") || fail "place_orders failed with the acknowledger stopped"
+	[ "$n" = 20 ] || fail "place_orders answered $n rows, not 20"
+	[ "$ms" -ge 100 ] && [ "$ms" -lt 5000 ] || fail "place_orders took $ms ms with the acknowledger stopped"
+	echo "  place_orders (20) with the acknowledger stopped: $ms ms"
+done
+u1=$(unwoken)
+[ "$u1" = "$u0" ] || fail "callers_unwoken went from $u0 to $u1 while the acknowledger held every caller's entry"
+pass "answered by their own looks with the acknowledger stopped, and no lost wake-up counted"
+
+kill -CONT "$ACK" || fail "could not resume the acknowledger"
+ACK=
+for i in $(seq 1 10); do
+	read -r st ms < <(timed "$ONE") || fail "place_order failed after the acknowledger resumed"
+	[ "$st" = open ] || fail "place_order answered '$st' after the acknowledger resumed"
+done
+[ "$ms" -lt 100 ] || fail "place_order still took $ms ms with the acknowledger running"
+u2=$(unwoken)
+[ "$u2" = "$u0" ] || fail "callers_unwoken went from $u0 to $u2 with the acknowledger running"
+pass "woken again once the acknowledger runs (last call $ms ms), nothing counted"
+
+[ "$(q -c "SELECT count(*) FROM exchange.check_invariants()")" = 0 ] || fail "invariants"
+pass "invariants hold"
+status=0
+echo "wakeup-test: passed"
