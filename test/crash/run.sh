@@ -11,34 +11,18 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/pgserver.sh"
+SUITE=crash-test
+. "$HERE/../lib/suite.sh"
 PYTHON=/usr/bin/python3
 
-if ! PORT=$(free_port "${PORT:-55432}"); then
-	echo "crash-test: no free port found" >&2
-	exit 2
-fi
+PORT=$(suite_port "${PORT:-55432}") || exit 2
 DIR=$(server_dir crash) || exit 2
-
-status=1
-cleanup() {
-	pg_stop "$DIR"
-	if [ "$status" -eq 0 ] && [ -z "${KEEP:-}" ]; then
-		rm -rf "$DIR"
-	else
-		echo "crash-test: server directory kept: $DIR (server.log inside)"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+suite_on_exit "$DIR" "${KEEP:-}" "server directory (server.log inside)" "pg_stop $DIR"
 
 # every batch of fewer than 16 requests waits exchange.batch_delay for more
 # (no siblings required), so the kills also land while requests are held
 # in a gathering engine
-if ! pg_start "$DIR" "$PORT" "exchange.batch_siblings = 0"; then
-	echo "crash-test: server did not start; log follows" >&2
-	cat "$DIR/server.log" >&2
-	exit 1
-fi
+suite_pg_start "$DIR" "$PORT" "exchange.batch_siblings = 0"
 
 # The Python part bounds itself (--budget); timeout is the last resort.
 timeout --kill-after=10 170 "$PYTHON" "$HERE/crash_test.py" \

@@ -18,6 +18,8 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PYTHON=/usr/bin/python3
+SUITE=dr-drill
+. "$HERE/../lib/suite.sh"
 
 export EXCHANGE_PORT_BASE=5480 EXCHANGE_REST_BASE=8480 EXCHANGE_ETCD_PORT=2395
 export EXCHANGE_CLUSTER=exchange-drill EXCHANGE_DEMO=0
@@ -25,35 +27,20 @@ export EXCHANGE_MAX_ORDERS=400000 EXCHANGE_SHARED_BUFFERS=128MB
 export EXCHANGE_B_STREAM=${EXCHANGE_B_STREAM:-1}
 unset EXCHANGE_ROLE_HOOK
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "dr-drill: run as root (the clusters run as the postgres user)" >&2
-	exit 2
-fi
-for port in 5479 5480 5481 5482 5483 8481 8482 8483 2395 2396 \
-	5509 5510 5511 5512 5513 8511 8512 8513 2401 2402; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		echo "dr-drill: port $port is in use; is another region drill running?" >&2
-		exit 2
-	fi
-done
+suite_needs_root "the clusters run as the postgres user"
+suite_ports_free 5479 5480 5481 5482 5483 8481 8482 8483 2395 2396 \
+	5509 5510 5511 5512 5513 8511 8512 8513 2401 2402
 
 STATE=$(mktemp -d /tmp/exchange-drill.XXXXXX) || exit 2
 chmod 755 "$STATE"
 export EXCHANGE_STATE=$STATE
 
-status=1
-cleanup() {
+stop_regions() {
 	# stops region B, then what is left of region A
 	"$ROOT/scripts/cluster.sh" stop >/dev/null 2>&1 ||
 		echo "dr-drill: cluster.sh stop failed" >&2
-	if [ "$status" -eq 0 ] && [ -z "${DR_KEEP:-}" ]; then
-		rm -rf "$STATE"
-	else
-		echo "dr-drill: state kept in $STATE"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+suite_on_exit "$STATE" "${DR_KEEP:-}" "state" stop_regions
 
 start=$SECONDS
 if ! timeout 600 "$ROOT/scripts/cluster.sh" run >"$STATE/run.log" 2>&1; then

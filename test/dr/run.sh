@@ -11,6 +11,8 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PYTHON=/usr/bin/python3
+SUITE=dr-test
+. "$HERE/../lib/suite.sh"
 
 export EXCHANGE_PORT_BASE=5460 EXCHANGE_REST_BASE=8460 EXCHANGE_ETCD_PORT=2391
 export EXCHANGE_CLUSTER=exchange-dr-test EXCHANGE_DEMO=0
@@ -18,34 +20,19 @@ export EXCHANGE_MAX_ORDERS=400000 EXCHANGE_SHARED_BUFFERS=128MB
 unset EXCHANGE_ROLE_HOOK
 RESTORE_PORT=5468
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "dr-test: run as root (the cluster runs as the postgres user)" >&2
-	exit 2
-fi
-for port in 5459 5460 5461 5462 5463 8461 8462 8463 2391 2392 $RESTORE_PORT; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		echo "dr-test: port $port is in use; is another DR test running?" >&2
-		exit 2
-	fi
-done
+suite_needs_root "the cluster runs as the postgres user"
+suite_ports_free 5459 5460 5461 5462 5463 8461 8462 8463 2391 2392 $RESTORE_PORT
 
 STATE=$(mktemp -d /tmp/exchange-dr.XXXXXX) || exit 2
 chmod 755 "$STATE"
 export EXCHANGE_STATE=$STATE
 
-status=1
-cleanup() {
+stop_all() {
 	"$ROOT/scripts/pitr-restore.sh" --stop --dir="$STATE/restore" >/dev/null 2>&1 || true
 	"$ROOT/scripts/cluster.sh" stop >/dev/null 2>&1 ||
 		echo "dr-test: cluster.sh stop failed" >&2
-	if [ "$status" -eq 0 ] && [ -z "${DR_KEEP:-}" ]; then
-		rm -rf "$STATE"
-	else
-		echo "dr-test: state kept in $STATE"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+suite_on_exit "$STATE" "${DR_KEEP:-}" "state" stop_all
 
 start=$SECONDS
 if ! timeout 240 "$ROOT/scripts/cluster.sh" start >/dev/null; then

@@ -16,22 +16,16 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PYTHON=/usr/bin/python3
+SUITE=ha-test
+. "$HERE/../lib/suite.sh"
 
 export EXCHANGE_PORT_BASE=5450 EXCHANGE_REST_BASE=8450 EXCHANGE_ETCD_PORT=2381
 export EXCHANGE_CLUSTER=exchange-ha-test EXCHANGE_DEMO=0
 export EXCHANGE_MAX_ORDERS=200000 EXCHANGE_SHARED_BUFFERS=128MB
 unset EXCHANGE_ROLE_HOOK
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "ha-test: run as root (the cluster runs as the postgres user)" >&2
-	exit 2
-fi
-for port in 5449 5450 5451 5452 5453 8451 8452 8453 2381 2382; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		echo "ha-test: port $port is in use; is another HA test running?" >&2
-		exit 2
-	fi
-done
+suite_needs_root "the cluster runs as the postgres user"
+suite_ports_free 5449 5450 5451 5452 5453 8451 8452 8453 2381 2382
 
 STATE=$(mktemp -d /tmp/exchange-ha.XXXXXX) || exit 2
 chmod 755 "$STATE"
@@ -39,18 +33,11 @@ export EXCHANGE_STATE=$STATE
 # the role-change hook (README): drills.py checks it ran for every change
 echo "echo >> $STATE/hook-calls.log" > "$STATE/role-change-hook"
 
-status=1
-cleanup() {
+stop_cluster() {
 	"$ROOT/scripts/cluster.sh" stop >/dev/null 2>&1 ||
 		echo "ha-test: cluster.sh stop failed" >&2
-	if [ "$status" -eq 0 ] && [ -z "${HA_KEEP:-}" ]; then
-		rm -rf "$STATE"
-	else
-		echo "ha-test: state kept in $STATE (log/, node*/pglog/, role-changes.log)"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+suite_on_exit "$STATE" "${HA_KEEP:-}" "state (log/, node*/pglog/, role-changes.log)" stop_cluster
 
 start=$SECONDS
 if ! timeout 240 "$ROOT/scripts/cluster.sh" start; then

@@ -5,35 +5,21 @@
 # Usage (from the repo root, as root or as postgres):
 #   test/spec/run.sh [seeds...]       (default: 1 2)
 # Environment: PORT (default 55432; the next free port is taken if busy),
-#   DOCS (documents per seed, 3000).
+#   DOCS (documents per seed, 3000), KEEP=1 keeps the server directory (it
+#   is always kept on failure).
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/pgserver.sh"
+SUITE=spec-fuzz
+. "$HERE/../lib/suite.sh"
 PYTHON=/usr/bin/python3
 
-if ! PORT=$(free_port "${PORT:-55432}"); then
-	echo "spec-fuzz: no free port found" >&2
-	exit 2
-fi
+PORT=$(suite_port "${PORT:-55432}") || exit 2
 DIR=$(server_dir spec) || exit 2
-status=1
-cleanup() {
-	pg_stop "$DIR"
-	if [ "$status" -eq 0 ]; then
-		rm -rf "$DIR"
-	else
-		echo "spec-fuzz: server directory kept: $DIR (server.log inside)"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+suite_on_exit "$DIR" "${KEEP:-}" "server directory (server.log inside)" "pg_stop $DIR"
 
-if ! pg_start "$DIR" "$PORT" "exchange.database = 'postgres'"; then
-	echo "spec-fuzz: server did not start; log follows" >&2
-	cat "$DIR/server.log" >&2
-	exit 1
-fi
+suite_pg_start "$DIR" "$PORT" "exchange.database = 'postgres'"
 psql_at "$DIR" "$PORT" -q -c "CREATE EXTENSION exchange" || exit 1
 
 seeds=("$@")

@@ -19,35 +19,23 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/pgserver.sh"
+SUITE=wakeup-test
+. "$HERE/../lib/suite.sh"
 
-PORT=$(free_port "${PORT:-55480}") || { echo "wakeup-test: no free port" >&2; exit 2; }
+PORT=$(suite_port "${PORT:-55480}") || exit 2
 DIR=$(server_dir wakeup) || exit 2
 ACK=
 
-status=1
-cleanup() {
+stop_server() {
 	# a stopped process would hold up the server's shutdown
 	[ -n "$ACK" ] && kill -CONT "$ACK" 2>/dev/null
 	pg_stop "$DIR"
-	if [ "$status" -eq 0 ] && [ -z "${KEEP:-}" ]; then
-		rm -rf "$DIR"
-	else
-		echo "wakeup-test: server's directory kept: $DIR (server.log inside)"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-	echo "wakeup-test: FAILED: $*"
-	exit 1
-}
-pass() { echo "  ok: $*"; }
+suite_on_exit "$DIR" "${KEEP:-}" "server's directory (server.log inside)" stop_server
 q() { psql_at "$DIR" "$PORT" -qAt "$@"; }
 unwoken() { q -c "SELECT callers_unwoken FROM exchange.engine_status()"; }
 
-pg_start "$DIR" "$PORT" "log_min_messages = warning" ||
-	{ cat "$DIR/server.log"; fail "server did not start"; }
+suite_pg_start "$DIR" "$PORT" "log_min_messages = warning"
 q >/dev/null <<'SQL' || fail "catalogue"
 CREATE EXTENSION exchange;
 SELECT exchange.wait_for_engine(20000);

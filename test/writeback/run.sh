@@ -13,37 +13,25 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/pgserver.sh"
+SUITE=writeback-test
+. "$HERE/../lib/suite.sh"
 
-PORT=$(free_port "${PORT:-55470}") || { echo "writeback-test: no free port" >&2; exit 2; }
-SB_PORT=$(free_port $((PORT + 1))) || { echo "writeback-test: no free port" >&2; exit 2; }
+PORT=$(suite_port "${PORT:-55470}") || exit 2
+SB_PORT=$(suite_port $((PORT + 1))) || exit 2
 DIR=$(server_dir writeback) || exit 2
 SB=$DIR/standby
 PRIMARY=$DIR/primary
 
-status=1
-cleanup() {
+stop_servers() {
 	pg_stop "$SB"
 	pg_stop "$PRIMARY"
-	if [ "$status" -eq 0 ] && [ -z "${KEEP:-}" ]; then
-		rm -rf "$DIR"
-	else
-		echo "writeback-test: servers' directory kept: $DIR (server.log inside each)"
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-	echo "writeback-test: FAILED: $*"
-	exit 1
-}
-pass() { echo "  ok: $*"; }
+suite_on_exit "$DIR" "${KEEP:-}" "servers' directory (server.log inside each)" stop_servers
 q() { psql_at "$PRIMARY" "$PORT" -qAt "$@"; }
 qs() { psql_at "$SB" "$SB_PORT" -qAt "$@"; }
 
 # both servers: the kernel's schedule only, to begin with
-pg_start "$PRIMARY" "$PORT" "exchange.writeback_interval = 0" ||
-	{ cat "$PRIMARY/server.log"; fail "primary did not start"; }
+suite_pg_start "$PRIMARY" "$PORT" "exchange.writeback_interval = 0"
 mkdir -p "$SB"; chown postgres: "$SB"
 as_postgres "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$PORT" -U postgres \
 	-D "$SB/data" -R -X stream -c fast || fail "pg_basebackup"
