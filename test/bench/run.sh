@@ -175,6 +175,30 @@ SELECT count(exchange.deposit(a, f.asset, f.amount, 'bench-' || f.asset || '-' |
        (VALUES ('USDT', 1000000000::numeric), ('BTC', 100000), ('ETH', 1000000),
                ('SOL', 10000000), ('XRP', 1000000000)) f(asset, amount);
 SQL
+# The most a place_order call could do against SELECT 1 (the ratio's
+# ceiling): a function with place_order's arguments, defaults and result
+# row that does nothing but return its row, called by the same load.  It
+# lives in this bench database only, never in the extension.
+q >/dev/null <<'SQL'
+CREATE FUNCTION public.noop_order(account_id bigint, market text,
+        side exchange.side, quantity numeric, price numeric DEFAULT NULL,
+        type exchange.order_type DEFAULT 'limit',
+        time_in_force exchange.time_in_force DEFAULT 'gtc',
+        post_only boolean DEFAULT false,
+        client_order_id text DEFAULT NULL,
+        stp exchange.stp_mode DEFAULT 'cancel_taker',
+        quote_quantity numeric DEFAULT NULL,
+        expire_at timestamptz DEFAULT NULL)
+    RETURNS TABLE (order_id bigint, status exchange.order_status,
+                   executed_quantity numeric, remaining_quantity numeric,
+                   average_price numeric)
+    LANGUAGE plpgsql AS $$
+BEGIN
+    order_id := 0; status := 'open'; executed_quantity := 0;
+    remaining_quantity := quantity; average_price := NULL;
+    RETURN NEXT;
+END $$;
+SQL
 printf "   set-up took %.1f s (accounts %s..%s)\n" "$(echo "$(date +%s.%N) - $t0" | bc)" "$ACCT_MIN" "$ACCT_MAX"
 
 echo "== pgbench -i -s 10 (database tpcb)"
@@ -310,7 +334,7 @@ engine_requests() { q -c "SELECT requests FROM exchange.engine_status()"; }
 engine_batches() { q -c "SELECT batches FROM exchange.engine_status()"; }
 durable_waits() { q -c "SELECT durable_waits FROM exchange.engine_status()"; }
 
-declare -A ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU STEAL_MAIN STEAL_S1
+declare -A NOOP NOOP_CPU STATUSC STATUSC_CPU ORDERS SELECT1 TPCB P50 P99 P999 HIST_DELTA OPEN_AFTER ENGINE_US LOAD WAL MCPU SELECT1_CPU STEAL_MAIN STEAL_S1
 wal_lsn() { q -c "SELECT pg_current_wal_lsn()"; }
 # The size on disk of the exchange's tables with their indexes and TOAST:
 # the difference over a run is the pages it added, each written first as
@@ -437,6 +461,30 @@ for c in $MAIN_CLIENTS; do
 	STEAL_S1[$c]=$(( ($(steal_ticks) - st0) * 100 / (CLK_TCK * SECONDS_PER_RUN * $(nproc)) ))
 	SELECT1_CPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / (${SELECT1[$c]} * $SECONDS_PER_RUN)" | bc)
 	echo "   SELECT 1:    ${SELECT1[$c]} calls/s, machine ${SELECT1_CPU[$c]} us CPU per call"
+
+	# the ratio's ceiling: the same load calling a function of
+	# place_order's shape that does nothing (public.noop_order, PL/pgSQL),
+	# and a C function that only reads shared memory (engine_status())
+	order_load plain
+	NOOP_ARGS=()
+	mkdir -p "$WORK/scripts"
+	for a in "${ORDER_ARGS[@]}"; do
+		if [ "$a" = -f ]; then NOOP_ARGS+=(-f); continue; fi
+		f=$WORK/scripts/$(basename "${a%@*}").noop
+		sed 's/exchange\.place_order(/public.noop_order(/' "${a%@*}" >"$f"
+		if [ "$a" != "${a%@*}" ]; then f+="@${a##*@}"; fi
+		NOOP_ARGS+=("$f")
+	done
+	mcpu0=$(machine_cpu_ticks)
+	run_pgbench noop "$c" "${NOOP_ARGS[@]}" -D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" postgres
+	NOOP[$c]=$(tps_of "$WORK/noop-$c.out")
+	NOOP_CPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / (${NOOP[$c]} * $SECONDS_PER_RUN)" | bc)
+	echo 'SELECT * FROM exchange.engine_status();' >"$WORK/scripts/status.sql"
+	mcpu0=$(machine_cpu_ticks)
+	run_pgbench status "$c" -f "$WORK/scripts/status.sql" postgres
+	STATUSC[$c]=$(tps_of "$WORK/status-$c.out")
+	STATUSC_CPU[$c]=$(echo "scale=1; ($(machine_cpu_ticks) - $mcpu0) * 1000000 / $CLK_TCK / (${STATUSC[$c]} * $SECONDS_PER_RUN)" | bc)
+	echo "   the ratio's ceiling: noop_order() ${NOOP[$c]} calls/s (machine ${NOOP_CPU[$c]} us per call), engine_status() ${STATUSC[$c]} calls/s (${STATUSC_CPU[$c]} us)"
 
 	fresh_start
 	run_pgbench tpcb "$c" tpcb
@@ -1171,6 +1219,7 @@ fi
 for c in $CLIENTS; do
 	r=$(printf %.3f "$(echo "scale=4; ${SB_ORDERS[orders-sb-$c]} / ${SELECT1[$c]}" | bc)")
 	bar "place_order with the standby >= 0.5 x SELECT 1 ($c clients)" "ratio $r" "$(echo "$r >= 0.5" | bc)"
+	echo "    (a function of place_order's shape that does nothing: ratio $(printf %.3f "$(echo "scale=4; ${NOOP[$c]} / ${SELECT1[$c]}" | bc)"); a C function reading shared memory: $(printf %.3f "$(echo "scale=4; ${STATUSC[$c]} / ${SELECT1[$c]}" | bc)"))"
 done
 best_b=0 best_c=""
 for c in $CLIENTS; do
