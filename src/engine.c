@@ -254,6 +254,8 @@ EngineRunBatch(Request *reqs, Response *resps, int n, bool expire,
 					break;
 			}
 		}
+		if (exchange_debug_handover_delay > 0 && nwake > 0)
+			pg_usleep(exchange_debug_handover_delay * 1000L);
 		/* the callers wake once the batch is durable, not before */
 		AcknowledgeWhenDurable(wake, nwake, lsn, durability);
 		inflight_n = 0;

@@ -50,6 +50,7 @@ extern bool exchange_index_order;
 extern int	exchange_wal_segments_ahead;
 extern int	exchange_writeback_interval;
 extern int	exchange_extend_ahead;
+extern int	exchange_debug_handover_delay;
 
 extern void GucInit(void);
 

@@ -22,6 +22,7 @@ bool		exchange_index_order = true;
 int			exchange_wal_segments_ahead = 2;
 int			exchange_writeback_interval = 1000;
 int			exchange_extend_ahead = 512;
+int			exchange_debug_handover_delay = 0;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
 void
@@ -118,5 +119,11 @@ GucInit(void)
 							"The writeback worker adds half this many when fewer than half remain, so that the engine seldom extends a table itself; only tables of at least 16 times this many pages. 0: the engine extends them as it goes.",
 							&exchange_extend_ahead, 512, 0, 900,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.debug_handover_delay",
+							"For tests only: how long the engine waits between answering a batch's callers and handing them over to be woken.",
+							"Holds open the moment when a caller's answers are in its mailbox but nobody yet holds it for a wake-up, so that make wakeup-test can show such a caller is not counted as unwoken.  0 in any real use.",
+							&exchange_debug_handover_delay, 0, 0, 10000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("exchange");
 }

@@ -117,12 +117,31 @@ StandbyTimeoutHandler(void)
  * between the standby's confirmation and the acknowledger's round is
  * ahead of its wake-up, not without one; until 2026-11-24 it was counted
  * too (docs/performance.md, *Lost wake-ups, counted precisely*).
+ *
+ * Nor is a look that comes while the engine is between filling our
+ * mailbox and handing us to the acknowledger, or while the acknowledger
+ * is between taking our entry off its ring and setting our latch: a
+ * wake-up is on its way, though nobody holds us.  Either is a few
+ * statements, but a preempted process can sit in them for milliseconds
+ * (run CA counted 4 in 9.3 million requests).  So such a look waits up to
+ * UNWOKEN_GRACE_MS for the wake-up before it counts; our answers are
+ * durable already, and only a caller really without a wake-up waits it
+ * out.  No CHECK_FOR_INTERRUPTS here: a cancel sets the latch, ends the
+ * wait and is served by the caller's next check.
  */
+#define UNWOKEN_GRACE_MS	1000
+
 static void
 CountIfUnwoken(void)
 {
+	int			rc;
+
 	pg_memory_barrier();
 	if (MyLatch->is_set || AcknowledgerHolds(MyProc->pgprocno))
+		return;
+	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+				   UNWOKEN_GRACE_MS, PG_WAIT_EXTENSION);
+	if ((rc & WL_LATCH_SET) || AcknowledgerHolds(MyProc->pgprocno))
 		return;
 	pg_atomic_fetch_add_u64(&Exchange->stats.callers_unwoken, 1);
 }
