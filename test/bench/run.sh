@@ -177,27 +177,22 @@ SELECT count(exchange.deposit(a, f.asset, f.amount, 'bench-' || f.asset || '-' |
 SQL
 # The most a place_order call could do against SELECT 1 (the ratio's
 # ceiling): a function with place_order's arguments, defaults and result
-# row that does nothing but return its row, called by the same load.  It
-# lives in this bench database only, never in the extension.
+# row (read from the catalogue, so they stay the same) that does nothing
+# but return its row, called by the same load.  It lives in this bench
+# database only, never in the extension.
 q >/dev/null <<'SQL'
-CREATE FUNCTION public.noop_order(account_id bigint, market text,
-        side exchange.side, quantity numeric, price numeric DEFAULT NULL,
-        type exchange.order_type DEFAULT 'limit',
-        time_in_force exchange.time_in_force DEFAULT 'gtc',
-        post_only boolean DEFAULT false,
-        client_order_id text DEFAULT NULL,
-        stp exchange.stp_mode DEFAULT 'cancel_taker',
-        quote_quantity numeric DEFAULT NULL,
-        expire_at timestamptz DEFAULT NULL)
-    RETURNS TABLE (order_id bigint, status exchange.order_status,
-                   executed_quantity numeric, remaining_quantity numeric,
-                   average_price numeric)
-    LANGUAGE plpgsql AS $$
+DO $do$
+BEGIN
+    EXECUTE format('CREATE FUNCTION public.noop_order(%s) RETURNS %s LANGUAGE plpgsql AS %L',
+        pg_get_function_arguments('exchange.place_order'::regproc),
+        pg_get_function_result('exchange.place_order'::regproc),
+        $body$
 BEGIN
     order_id := 0; status := 'open'; executed_quantity := 0;
     remaining_quantity := quantity; average_price := NULL;
     RETURN NEXT;
-END $$;
+END $body$);
+END $do$;
 SQL
 printf "   set-up took %.1f s (accounts %s..%s)\n" "$(echo "$(date +%s.%N) - $t0" | bc)" "$ACCT_MIN" "$ACCT_MAX"
 
