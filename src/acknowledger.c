@@ -385,6 +385,8 @@ AcknowledgerMain(Datum arg)
 
 		while ((n = AckTakeDurable(procnos, lengthof(procnos), false)) > 0)
 		{
+			if (exchange_debug_wake_delay > 0)
+				pg_usleep(exchange_debug_wake_delay * 1000L);
 			WakeProcs(procnos, n);
 			woken += n;
 		}

@@ -51,6 +51,7 @@ extern int	exchange_wal_segments_ahead;
 extern int	exchange_writeback_interval;
 extern int	exchange_extend_ahead;
 extern int	exchange_debug_handover_delay;
+extern int	exchange_debug_wake_delay;
 
 extern void GucInit(void);
 

@@ -23,6 +23,7 @@ int			exchange_wal_segments_ahead = 2;
 int			exchange_writeback_interval = 1000;
 int			exchange_extend_ahead = 512;
 int			exchange_debug_handover_delay = 0;
+int			exchange_debug_wake_delay = 0;
 
 /* Define every exchange.* setting; capacities are fixed at server start. */
 void
@@ -123,6 +124,12 @@ GucInit(void)
 							"For tests only: how long the engine waits between answering a batch's callers and handing them over to be woken.",
 							"Holds open the moment when a caller's answers are in its mailbox but nobody yet holds it for a wake-up, so that make wakeup-test can show such a caller is not counted as unwoken.  0 in any real use.",
 							&exchange_debug_handover_delay, 0, 0, 10000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.debug_wake_delay",
+							"For tests only: how long the acknowledger waits between taking durable callers off its ring and waking them.",
+							"Holds open the moment when a caller's answers are durable and its entry taken but its latch not yet set, so that make wakeup-test can show such a caller is not counted as unwoken.  0 in any real use.",
+							&exchange_debug_wake_delay, 0, 0, 10000,
 							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("exchange");

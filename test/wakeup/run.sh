@@ -15,7 +15,9 @@
 #     mailboxes and handing them over (exchange.debug_handover_delay, a
 #     setting for tests only), a caller's look finds its answers durable
 #     (the WAL writer flushes every 10 ms here) while nobody holds it for
-#     a wake-up; it waits for the wake-up on its way and is not counted.
+#     a wake-up; it waits for the wake-up on its way and is not counted;
+#     the same with the acknowledger held between taking its entries off
+#     the ring and setting their latches (exchange.debug_wake_delay).
 #
 # Usage (from the repo root, as root or as postgres): test/wakeup/run.sh
 # Environment: PORT (default 55480; the next free port is taken if busy),
@@ -101,34 +103,44 @@ u2=$(unwoken)
 [ "$u2" = "$u0" ] || fail "callers_unwoken went from $u0 to $u2 with the acknowledger running"
 pass "woken again once the acknowledger runs (fastest of 10 calls $best ms), nothing counted"
 
+# conf "SQL"...: ALTER SYSTEM commands, then a reload the workers have seen
+conf() {
+	local args=()
+	for c in "$@"; do args+=(-c "$c"); done
+	q "${args[@]}" -c "SELECT pg_reload_conf()" >/dev/null || fail "could not run: $*"
+	sleep 0.5
+}
+# held WHAT WHO: four place_order calls while WHAT is held for 400 ms.
+# Their first look (100 ms) comes while nobody holds them for a wake-up,
+# though one is on its way from WHO; each must wait for it and none may
+# count.  Answered by the wake-up, they take the hold's 400 ms; if most
+# did not, the hold missed them and this proved nothing.
+held() {
+	local what=$1 who=$2 ms st n=0 times=() u
+	for i in 1 2 3 4; do
+		read -r st ms < <(timed "$ONE") || fail "place_order failed with $what held"
+		[ "$st" = open ] || fail "place_order answered '$st' with $what held"
+		[ "$ms" -lt 5000 ] || fail "place_order took $ms ms with $what held"
+		echo "  place_order with $what held 400 ms: $ms ms"
+		times+=("$ms")
+	done
+	u=$(unwoken)
+	[ "$u" = "$u0" ] || fail "callers_unwoken went from $u0 to $u with $what held"
+	for ms in "${times[@]}"; do [ "$ms" -ge 350 ] && n=$((n + 1)); done
+	[ "$n" -ge 3 ] || fail "only $n of 4 calls were held by $what (${times[*]} ms)"
+	pass "$n of 4 callers found durable while $who was about to wake them waited for the wake-up, nothing counted"
+}
 # The engine gathers for 10 ms first (batch_delay, with no siblings
 # needed), so that each caller has said which answer is to wake it before
 # the answer comes: one answered before that finds its answers at once,
 # puts itself on the acknowledger's ring and never looks.
-q -c "ALTER SYSTEM SET exchange.debug_handover_delay = 400" \
-	-c "ALTER SYSTEM SET exchange.batch_delay = 10000" \
-	-c "ALTER SYSTEM SET exchange.batch_siblings = 0" -c "SELECT pg_reload_conf()" >/dev/null ||
-	fail "could not set exchange.debug_handover_delay"
-sleep 0.5
-held=()
-for i in 1 2 3 4; do
-	read -r st ms < <(timed "$ONE") || fail "place_order failed with the handover held"
-	[ "$st" = open ] || fail "place_order answered '$st' with the handover held"
-	[ "$ms" -lt 5000 ] || fail "place_order took $ms ms with the handover held"
-	echo "  place_order with the handover held 400 ms: $ms ms"
-	held+=("$ms")
-done
-u3=$(unwoken)
-[ "$u3" = "$u0" ] || fail "callers_unwoken went from $u0 to $u3 while the engine was handing its callers over"
-# answered by the wake-up, after the hold: their first look (100 ms) came
-# while nobody held them; if most were not, this proved nothing
-n=0
-for ms in "${held[@]}"; do [ "$ms" -ge 350 ] && n=$((n + 1)); done
-[ "$n" -ge 3 ] || fail "only $n of 4 calls were held by the handover (${held[*]} ms)"
-q -c "ALTER SYSTEM RESET exchange.debug_handover_delay" -c "ALTER SYSTEM RESET exchange.batch_delay" \
-	-c "ALTER SYSTEM RESET exchange.batch_siblings" -c "SELECT pg_reload_conf()" >/dev/null ||
-	fail "could not reset exchange.debug_handover_delay"
-pass "$n of 4 callers found durable before the engine handed them over waited for their wake-up, nothing counted"
+conf "ALTER SYSTEM SET exchange.batch_delay = 10000" "ALTER SYSTEM SET exchange.batch_siblings = 0" \
+	"ALTER SYSTEM SET exchange.debug_handover_delay = 400"
+held "the engine's hand-over" "the engine"
+conf "ALTER SYSTEM RESET exchange.debug_handover_delay" "ALTER SYSTEM SET exchange.debug_wake_delay = 400"
+held "the acknowledger's wake-up" "the acknowledger"
+conf "ALTER SYSTEM RESET exchange.debug_wake_delay" "ALTER SYSTEM RESET exchange.batch_delay" \
+	"ALTER SYSTEM RESET exchange.batch_siblings"
 
 [ "$(q -c "SELECT count(*) FROM exchange.check_invariants()")" = 0 ] || fail "invariants"
 pass "invariants hold"
