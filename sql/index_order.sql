@@ -1,9 +1,13 @@
 -- The engine inserts a batch's index entries one index at a time, each
 -- B-tree's sorted by its key (exchange.index_order), and only when every
 -- index is plain; an expression, partial or exclusion index a DBA adds
--- sends the rows through ExecInsertIndexTuples.  Either way every row has
--- its entries: amcheck's bt_index_check with heapallindexed verifies each
--- B-tree's structure and that it holds an entry for every row of its table.
+-- sends the rows through ExecInsertIndexTuples.  The sorted entries go into
+-- each B-tree page by page (exchange.index_pages): one descent per leaf,
+-- the ordinary insert for an entry that needs a split, a posting list
+-- split or a uniqueness decision.  Every way every row has its entries:
+-- amcheck's bt_index_parent_check with heapallindexed and rootdescend
+-- verifies each B-tree's structure, that every entry is found again by a
+-- search from the root, and that it holds an entry for every row.
 \set SHOW_CONTEXT never
 CREATE EXTENSION amcheck;
 CREATE FUNCTION check_exchange_indexes() RETURNS SETOF text LANGUAGE sql AS $$
@@ -12,7 +16,7 @@ CREATE FUNCTION check_exchange_indexes() RETURNS SETOF text LANGUAGE sql AS $$
     JOIN pg_class c ON c.oid = i.indexrelid
     JOIN pg_class t ON t.oid = i.indrelid
     JOIN pg_am am ON am.oid = c.relam
-   CROSS JOIN LATERAL bt_index_check(c.oid, true) AS checked
+   CROSS JOIN LATERAL bt_index_parent_check(c.oid, true, true) AS checked
    WHERE t.relnamespace = 'exchange'::regnamespace AND am.amname = 'btree'
    ORDER BY 1 $$;
 SELECT exchange.create_account('ix-a') AS a, exchange.create_account('ix-b') AS b \gset
@@ -67,6 +71,60 @@ SELECT count(*) AS rows, count(order_id) AS accepted
 SELECT * FROM check_exchange_indexes();
 DROP INDEX exchange.ix_price_desc;
 
+-- a DBA's index of few distinct keys: deduplicated into posting lists, so
+-- an entry whose TID falls inside one (a row on a page with room again)
+-- needs a posting list split, the ordinary way; and two calls' worth of
+-- entries split leaf pages in the middle of a batch
+CREATE INDEX ix_market_side ON exchange.order_record (market_id, side);
+SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
+SELECT count(*) AS rows, count(order_id) AS accepted
+  FROM exchange.place_orders(ix_orders('fifth', 300, :a, :b));
+SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
+SELECT count(*) AS rows, count(order_id) AS accepted
+  FROM exchange.place_orders(ix_orders('sixth', 300, :a, :b) || ix_orders('seventh', 300, :a, :b));
+SELECT * FROM check_exchange_indexes();
+-- resting orders of one account between two rounds of the other's, then
+-- the middle round cancelled and its open_order rows vacuumed away: the
+-- next round rests on those pages, so its book entries' TIDs fall inside
+-- the posting lists of the other account's entries at the same prices
+-- (REINDEX made them: one per price), and the ordinary way splits them
+CREATE FUNCTION ix_rest(tag text, n int, acct bigint) RETURNS jsonb
+LANGUAGE sql AS $$
+  SELECT jsonb_agg(jsonb_build_object(
+           'account_id', acct, 'market', 'BTC-USDT', 'side', 'sell',
+           'quantity', 0.001, 'price', 30000 + i % 5,
+           'client_order_id', tag || '-' || i) ORDER BY i)
+    FROM generate_series(1, n) i $$;
+SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
+VACUUM exchange.open_order;
+SELECT count(order_id) AS accepted FROM exchange.place_orders(ix_rest('rest-b1', 150, :b));
+SELECT count(order_id) AS accepted FROM exchange.place_orders(ix_rest('rest-a1', 300, :a));
+SELECT count(order_id) AS accepted FROM exchange.place_orders(ix_rest('rest-b2', 150, :b));
+SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled;
+VACUUM exchange.open_order;
+REINDEX INDEX exchange.open_order_book;
+SELECT count(order_id) AS accepted FROM exchange.place_orders(ix_rest('rest-a2', 300, :a));
+-- the new round's rows lie among the other account's
+SELECT min(o.ctid) FILTER (WHERE r.account_id = :a) > min(o.ctid) FILTER (WHERE r.account_id = :b)
+   AND max(o.ctid) FILTER (WHERE r.account_id = :a) < max(o.ctid) FILTER (WHERE r.account_id = :b)
+       AS among
+  FROM exchange.open_order o JOIN exchange.order_record r USING (order_id);
+SELECT * FROM check_exchange_indexes();
+DROP FUNCTION ix_rest(text, int, bigint);
+
+-- exchange.index_pages = off: each sorted entry through index_insert
+ALTER SYSTEM SET exchange.index_pages = off;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
+SELECT count(*) AS rows, count(order_id) AS accepted
+  FROM exchange.place_orders(ix_orders('eighth', 300, :a, :b));
+SELECT * FROM check_exchange_indexes();
+ALTER SYSTEM RESET exchange.index_pages;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+DROP INDEX exchange.ix_market_side;
+
 -- exchange.index_order = off: row by row, as ExecInsertIndexTuples does
 ALTER SYSTEM SET exchange.index_order = off;
 SELECT pg_reload_conf();
@@ -79,7 +137,7 @@ ALTER SYSTEM RESET exchange.index_order;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.3);
 SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
-SELECT count(*) FROM exchange.order_record WHERE client_order_id ~ '^(first|second|third|fourth)-';
+SELECT count(*) FROM exchange.order_record WHERE client_order_id ~ '^(first|second|third|fourth|fifth|sixth|seventh|eighth)-';
 SELECT * FROM exchange.check_invariants();
 DROP FUNCTION ix_orders(text, int, bigint, bigint);
 DROP FUNCTION check_exchange_indexes();

@@ -19,6 +19,7 @@ int			exchange_expiry_interval = 1000;
 bool		exchange_acknowledger = true;
 bool		exchange_row_places = true;
 bool		exchange_index_order = true;
+bool		exchange_index_pages = true;
 int			exchange_wal_segments_ahead = 2;
 int			exchange_writeback_interval = 1000;
 int			exchange_extend_ahead = 512;
@@ -104,6 +105,11 @@ GucInit(void)
 							 "The engine inserts a batch's new index entries one index at a time, each B-tree's in its key order.",
 							 "Off: row by row in the batch's order, as ExecInsertIndexTuples does (for comparison; the same entries).",
 							 &exchange_index_order, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("exchange.index_pages",
+							 "The engine inserts a batch's sorted B-tree entries page by page: one descent per leaf page, not one per entry.",
+							 "Off: each entry through index_insert, descending from the root or the cached rightmost leaf (for comparison; the same entries and WAL records).",
+							 &exchange_index_pages, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("exchange.wal_segments_ahead",
 							"WAL segment files kept ready after the one being written.",
