@@ -4,7 +4,9 @@
 -- sends the rows through ExecInsertIndexTuples.  The sorted entries go into
 -- each B-tree page by page (exchange.index_pages): one descent per leaf,
 -- the ordinary insert for an entry that needs a split, a posting list
--- split or a uniqueness decision.  Every way every row has its entries:
+-- split or a uniqueness decision; a leaf that gets eight or more entries
+-- is logged as one generic WAL record (exchange.index_generic_min).  Every
+-- way every row has its entries:
 -- amcheck's bt_index_parent_check with heapallindexed and rootdescend
 -- verifies each B-tree's structure, that every entry is found again by a
 -- search from the root, and that it holds an entry for every row.
@@ -112,6 +114,19 @@ SELECT min(o.ctid) FILTER (WHERE r.account_id = :a) > min(o.ctid) FILTER (WHERE 
 SELECT * FROM check_exchange_indexes();
 DROP FUNCTION ix_rest(text, int, bigint);
 
+-- exchange.index_generic_min = 0: page by page, but each entry logged with
+-- its own B-tree leaf-insert record, as a leaf with few new entries is
+ALTER SYSTEM SET exchange.index_generic_min = 0;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
+SELECT count(*) AS rows, count(order_id) AS accepted
+  FROM exchange.place_orders(ix_orders('records', 300, :a, :b));
+SELECT * FROM check_exchange_indexes();
+ALTER SYSTEM RESET exchange.index_generic_min;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+
 -- exchange.index_pages = off: each sorted entry through index_insert
 ALTER SYSTEM SET exchange.index_pages = off;
 SELECT pg_reload_conf();
@@ -137,7 +152,7 @@ ALTER SYSTEM RESET exchange.index_order;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.3);
 SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
-SELECT count(*) FROM exchange.order_record WHERE client_order_id ~ '^(first|second|third|fourth|fifth|sixth|seventh|eighth)-';
+SELECT count(*) FROM exchange.order_record WHERE client_order_id ~ '^(first|second|third|fourth|fifth|sixth|seventh|eighth|records)-';
 SELECT * FROM exchange.check_invariants();
 DROP FUNCTION ix_orders(text, int, bigint, bigint);
 DROP FUNCTION check_exchange_indexes();

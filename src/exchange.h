@@ -48,6 +48,7 @@ extern bool exchange_acknowledger;
 extern bool exchange_row_places;
 extern bool exchange_index_order;
 extern bool exchange_index_pages;
+extern int	exchange_index_generic_min;
 extern int	exchange_wal_segments_ahead;
 extern int	exchange_writeback_interval;
 extern int	exchange_extend_ahead;

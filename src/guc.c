@@ -20,6 +20,7 @@ bool		exchange_acknowledger = true;
 bool		exchange_row_places = true;
 bool		exchange_index_order = true;
 bool		exchange_index_pages = true;
+int			exchange_index_generic_min = 8;
 int			exchange_wal_segments_ahead = 2;
 int			exchange_writeback_interval = 1000;
 int			exchange_extend_ahead = 512;
@@ -111,6 +112,11 @@ GucInit(void)
 							 "Off: each entry through index_insert, descending from the root or the cached rightmost leaf (for comparison; the same entries and WAL records).",
 							 &exchange_index_pages, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("exchange.index_generic_min",
+							"With exchange.index_pages, a B-tree leaf that gets at least this many of a batch's new entries is logged as one generic WAL record of the page's changed bytes.",
+							"A leaf with fewer, and every leaf when 0: one B-tree leaf-insert record per entry.",
+							&exchange_index_generic_min, 8, 0, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("exchange.wal_segments_ahead",
 							"WAL segment files kept ready after the one being written.",
 							"The WAL preparer creates them before a writer needs one; 0: writers create each as they reach it, holding WALWriteLock meanwhile.",

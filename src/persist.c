@@ -6,6 +6,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "access/nbtree.h"
+#include "access/generic_xlog.h"
 #include "access/nbtxlog.h"
 #include "access/xloginsert.h"
 #include "miscadmin.h"
@@ -931,13 +932,27 @@ EntryOf(Relation index, Datum *values, bool *isnull, TupleTableSlot *slot,
 /*
  * A B-tree's new entries for the batch, in key order, page by page: one
  * descent from the root finds the leaf of the first entry, and the entries
- * after it that belong on the same leaf go in while its lock is held, each
- * with the ordinary leaf-insert record.  An entry the ordinary way would
- * insert into the page exactly like this does; any other (see LeafPlace)
- * goes in through index_insert, and the next entry descends again.  The
- * ordinary way descends once per entry (or, at the right end, reads and
- * locks the cached rightmost leaf per entry), and finding the leaf had
- * been a quarter of the engine's B-tree time in place_orders.
+ * after it that belong on the same leaf go in while its lock is held.  An
+ * entry the ordinary way would insert into the page exactly like this
+ * does; any other (see LeafPlace) goes in through index_insert, and the
+ * next entry descends again.  The ordinary way descends once per entry
+ * (or, at the right end, reads and locks the cached rightmost leaf per
+ * entry), and finding the leaf had been a quarter of the engine's B-tree
+ * time in place_orders: engine 5.16 against 6.39 us per order there.
+ *
+ * How the leaf's new entries are logged: when at least
+ * exchange.index_generic_min of them will go to it (the entry that many
+ * places on belongs on this leaf, and that many would fit), they go into
+ * a copy of the page and logged as one generic WAL record of the page's
+ * changed bytes (GenericXLogFinish: the new line pointers and tuples,
+ * about 20 B an entry at a primary key's right end), which any standby
+ * and recovery replay with PostgreSQL's own generic redo; else each with
+ * the ordinary XLOG_BTREE_INSERT_LEAF record (67 B, and a record for the
+ * standby's startup process to replay, per entry).  In place_orders with
+ * the standby: 220 against 336 WAL bytes per order, machine 14.02
+ * against 17.15 us per order.  Comparing the two page images costs a pass
+ * over the page, so a leaf with few new entries keeps the ordinary
+ * records (a batch of single orders has one entry per leaf).
  */
 static void
 BtreeInsertByPage(Relation index, Relation heap, IndexInfo *ii,
@@ -958,6 +973,8 @@ BtreeInsertByPage(Relation index, Relation heap, IndexInfo *ii,
 		BTPageOpaque opaque;
 		OffsetNumber low;
 		bool		ordinary = false;
+		GenericXLogState *generic;
+		int			added;
 
 		if (itup == NULL)
 			itup = EntryOf(index, &values[i * natts], &isnull[i * natts],
@@ -979,6 +996,29 @@ BtreeInsertByPage(Relation index, Relation heap, IndexInfo *ii,
 		page = BufferGetPage(buf);
 		opaque = BTPageGetOpaque(page);
 		CheckForSerializableConflictIn(index, NULL, BufferGetBlockNumber(buf));
+		generic = NULL;
+		if (exchange_index_generic_min > 0 && RelationNeedsWAL(index) &&
+			k + exchange_index_generic_min <= n &&
+			PageGetFreeSpace(page) >= exchange_index_generic_min *
+			(MAXALIGN(IndexTupleSize(itup)) + sizeof(ItemIdData)))
+		{
+			/* do as many as that belong on this leaf? the last of them says */
+			int			j = items[k + exchange_index_generic_min - 1].row;
+			BTScanInsert jkey;
+			IndexTuple	jtup = EntryOf(index, &values[j * natts],
+									   &isnull[j * natts], slots[j], &jkey);
+
+			if (P_RIGHTMOST(opaque) ||
+				_bt_compare(index, jkey, page, P_HIKEY) <= 0)
+			{
+				generic = GenericXLogStart(index);
+				page = GenericXLogRegisterBuffer(generic, buf, 0);
+				opaque = BTPageGetOpaque(page);
+			}
+			pfree(jtup);
+			pfree(jkey);
+		}
+		added = 0;
 		low = P_FIRSTDATAKEY(opaque);
 		for (;;)
 		{
@@ -990,7 +1030,14 @@ BtreeInsertByPage(Relation index, Relation heap, IndexInfo *ii,
 				ordinary = true;
 				break;
 			}
-			LeafAdd(index, buf, page, itup, off);
+			if (generic == NULL)
+				LeafAdd(index, buf, page, itup, off);
+			else if (PageAddItem(page, (Item) itup,
+								 MAXALIGN(IndexTupleSize(itup)), off,
+								 false, false) == InvalidOffsetNumber)
+				elog(ERROR, "failed to add new item to block %u in index \"%s\"",
+					 BufferGetBlockNumber(buf), RelationGetRelationName(index));
+			added++;
 			pfree(itup);
 			pfree(key);
 			itup = NULL;
@@ -1003,6 +1050,10 @@ BtreeInsertByPage(Relation index, Relation heap, IndexInfo *ii,
 				_bt_compare(index, key, page, P_HIKEY) > 0)
 				break;			/* it belongs on a page further right */
 		}
+		if (generic != NULL && added > 0)
+			GenericXLogFinish(generic);
+		else if (generic != NULL)
+			GenericXLogAbort(generic);
 		_bt_relbuf(index, buf);
 		if (ordinary)
 		{
