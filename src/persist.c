@@ -807,6 +807,32 @@ IndexItemCompare(const IndexSortItem *a, const IndexSortItem *b,
 #include "lib/sort_template.h"
 
 /*
+ * The first offset from lo through maxoff whose entry is not below key
+ * (maxoff + 1 if none), by binary search; the last entry is tried first,
+ * since a batch's entries in key order mostly go after all of a page's.
+ */
+static OffsetNumber
+LeafSearch(Relation index, Page page, BTScanInsert key, OffsetNumber lo,
+		   OffsetNumber maxoff)
+{
+	OffsetNumber hi = maxoff + 1;
+
+	lo = Min(lo, hi);
+	if (lo < hi && _bt_compare(index, key, page, maxoff) > 0)
+		return hi;
+	while (lo < hi)
+	{
+		OffsetNumber mid = lo + (hi - lo) / 2;
+
+		if (_bt_compare(index, key, page, mid) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
  * Where on a locked leaf page the entry itup, with its insertion key (its
  * heap TID as scantid), goes; InvalidOffsetNumber when it has to go the
  * ordinary way instead: the page has no room for it (a split, or first a
@@ -826,7 +852,6 @@ LeafPlace(Relation index, Page page, BTScanInsert key, IndexTuple itup,
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 	Size		itemsz = MAXALIGN(IndexTupleSize(itup));
 	OffsetNumber lo;
-	OffsetNumber hi;
 
 	if (itemsz > BTMaxItemSize(page) || PageGetFreeSpace(page) < itemsz)
 		return InvalidOffsetNumber;
@@ -837,19 +862,7 @@ LeafPlace(Relation index, Page page, BTScanInsert key, IndexTuple itup,
 
 		/* the first entry whose key columns are not below this one's */
 		key->scantid = NULL;
-		lo = first;
-		hi = maxoff + 1;
-		if (lo < hi && _bt_compare(index, key, page, maxoff) > 0)
-			lo = hi;			/* after all of them: the usual case */
-		while (lo < hi)
-		{
-			OffsetNumber mid = lo + (hi - lo) / 2;
-
-			if (_bt_compare(index, key, page, mid) > 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		lo = LeafSearch(index, page, key, first, maxoff);
 		if (lo <= maxoff)
 			conflict = _bt_compare(index, key, page, lo) == 0;
 		else					/* equal ones could start the right sibling */
@@ -863,19 +876,7 @@ LeafPlace(Relation index, Page page, BTScanInsert key, IndexTuple itup,
 			return InvalidOffsetNumber;
 	}
 	/* the first entry above this one, heap TID included */
-	lo = Max(*low, first);
-	hi = maxoff + 1;
-	if (lo < hi && _bt_compare(index, key, page, maxoff) > 0)
-		lo = hi;
-	while (lo < hi)
-	{
-		OffsetNumber mid = lo + (hi - lo) / 2;
-
-		if (_bt_compare(index, key, page, mid) > 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = LeafSearch(index, page, key, Max(*low, first), maxoff);
 	if (lo <= maxoff && _bt_compare(index, key, page, lo) == 0)
 		return InvalidOffsetNumber; /* inside a posting list */
 	*low = OffsetNumberNext(lo);
