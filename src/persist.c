@@ -955,6 +955,12 @@ EntryOf(Relation index, Datum *values, bool *isnull, TupleTableSlot *slot,
  * over the page, so a leaf with few new entries keeps the ordinary
  * records (4 against 8 made no difference in the requote run, where
  * leaves get the fewest).
+ *
+ * This leans on nbtree's exported internals (_bt_search, _bt_compare,
+ * _bt_mkscankey, as in PostgreSQL 15.18-15.20) and repeats what
+ * _bt_insertonpg does for a leaf; PostgreSQL 16 gave _bt_search and
+ * _bt_mkscankey a heap relation argument, so a move to 16 must revisit
+ * this (the build fails rather than misbehaves).
  */
 static void
 BtreeInsertByPage(Relation index, Relation heap, IndexInfo *ii,
