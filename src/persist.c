@@ -958,9 +958,9 @@ EntryOf(Relation index, Datum *values, bool *isnull, TupleTableSlot *slot,
  *
  * This leans on nbtree's exported internals (_bt_search, _bt_compare,
  * _bt_mkscankey, as in PostgreSQL 15.18-15.20) and repeats what
- * _bt_insertonpg does for a leaf; PostgreSQL 16 gave _bt_search and
- * _bt_mkscankey a heap relation argument, so a move to 16 must revisit
- * this (the build fails rather than misbehaves).
+ * _bt_insertonpg does for a leaf; later releases changed _bt_search's
+ * arguments (a heap relation, no snapshot), so a move past 15 must
+ * revisit this (the build fails rather than misbehaves).
  */
 static void
 BtreeInsertByPage(Relation index, Relation heap, IndexInfo *ii,
