@@ -2,9 +2,12 @@
 -- pages at the end of order_record (and trade_record), recorded in the
 -- free space map, and the engine's inserts fill them instead of extending
 -- the table themselves.  Only tables of more than 16 times extend_ahead
--- pages: at 64, more than 1,024 pages, about 50,000 orders.
+-- pages: at 64, more than 1,024 pages, about 50,000 orders.  Their B-tree
+-- indexes get such a tail too once they have extend_ahead pages, and leaf
+-- splits take their new pages from it.
 \set SHOW_CONTEXT never
 CREATE EXTENSION IF NOT EXISTS amcheck;
+CREATE EXTENSION IF NOT EXISTS pg_freespacemap;
 -- true once at least want empty pages follow the last one used
 CREATE FUNCTION pg_temp.wait_tail(want int) RETURNS bool
 LANGUAGE plpgsql AS $$
@@ -16,6 +19,24 @@ BEGIN
                - max((ctid::text::point)[0])::bigint
           INTO tail FROM exchange.order_record;
         IF tail >= want THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    RETURN false;
+END $$;
+-- an index's pages free in its free space map (a B-tree's are empty:
+-- recorded by the worker, or by VACUUM once recyclable)
+CREATE FUNCTION pg_temp.free_pages(index regclass) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_freespace(index) WHERE avail > 0
+$$;
+-- true once an index has at least want free pages
+CREATE FUNCTION pg_temp.wait_index_tail(index regclass, want int) RETURNS bool
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        IF pg_temp.free_pages(index) >= want THEN
             RETURN true;
         END IF;
         PERFORM pg_sleep(0.01);
@@ -45,6 +66,9 @@ SELECT pg_relation_size('exchange.order_record') / 8192 > 1024 AS big_enough;
 -- engine alone extends a page at a time)
 SELECT pg_temp.wait_tail(31) AS empty_tail_made;
 SELECT pages_extended_ahead >= :ahead0 + 32 AS counted FROM exchange.engine_status();
+-- the primary key's index, of more than 64 pages, gets one too
+SELECT pg_relation_size('exchange.order_record_pkey') / 8192 > 64 AS index_big_enough;
+SELECT pg_temp.wait_index_tail('exchange.order_record_pkey', 32) AS index_tail_made;
 
 -- with the worker stopped, the empty tail is still there ...
 ALTER SYSTEM SET exchange.extend_ahead = 0;
@@ -55,6 +79,8 @@ SELECT pg_relation_size('exchange.order_record') / 8192 AS pages,
        max(order_id) AS last_order
   FROM exchange.order_record \gset
 SELECT :pages - 1 - :last_used >= 31 AS empty_tail;
+SELECT pg_relation_size('exchange.order_record_pkey') / 8192 AS index_pages,
+       pg_temp.free_pages('exchange.order_record_pkey') AS index_free \gset
 
 -- ... and the engine fills it: 500 more orders (about ten pages) go into
 -- those pages, and the table does not grow
@@ -70,10 +96,18 @@ SELECT count(*) AS new_orders,
        max((ctid::text::point)[0]) < :pages AS within_the_table
   FROM exchange.order_record WHERE order_id > :last_order;
 SELECT pg_relation_size('exchange.order_record') / 8192 = :pages AS not_grown;
+-- their primary key entries (more than a leaf holds) split the rightmost
+-- leaf into pages of the index's tail: fewer empty pages, none added
+SELECT pg_temp.free_pages('exchange.order_record_pkey') < :index_free AS index_tail_used,
+       pg_relation_size('exchange.order_record_pkey') / 8192 = :index_pages AS index_not_grown;
 
--- the heap and its indexes are sound, and so is the exchange
+-- the heap and its indexes are sound (every entry found from the root,
+-- every row in them), and so is the exchange
 SELECT count(*) AS heap_corruption FROM verify_heapam('exchange.order_record');
-SELECT bt_index_check('exchange.order_record_pkey', true);
+SELECT c.relname, bt_index_parent_check(c.oid, true, true)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid IN ('exchange.order_record'::regclass, 'exchange.trade_record'::regclass)
+ ORDER BY c.relname;
 SELECT * FROM exchange.check_invariants();
 ALTER SYSTEM RESET exchange.extend_ahead;
 SELECT pg_reload_conf();

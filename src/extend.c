@@ -20,16 +20,30 @@
  * at the end as PostgreSQL's own.  Only tables of more than 16 times
  * extend_ahead pages are extended, so that the empty tail stays below
  * what VACUUM would truncate (a sixteenth of the table, or 1,000 pages).
+ *
+ * Their B-tree indexes grow too, a page at every leaf split, and the
+ * splitting process extended the index itself (half of the extensions the
+ * engine still made in place_orders, 2026-11-24).  A split takes its new
+ * page from the index's free space map first (_bt_getbuf: an all-zero page
+ * found there is initialized and used, as after a crash between extension
+ * and use), so the same tail works for them: empty pages at the end,
+ * recorded as free index pages.  The split logs the new page whole, so
+ * recovery and standbys need nothing else.  B-tree indexes are never
+ * truncated by VACUUM, which counts such pages as free, so an index is
+ * kept a tail once it has extend_ahead pages (small ones do not get one).
  */
 #include "exchange.h"
 
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
+#include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -47,10 +61,15 @@ static const char *const extend_tables[] = {"order_record", "trade_record"};
  */
 #define EXTEND_STEP 64
 
-/* Add n empty pages to rel's end and record them as free. */
+/*
+ * Add n empty pages to rel's end (a table, or a B-tree index) and record
+ * them as free.
+ */
 static void
 ExtendBy(Relation rel, BlockNumber n)
 {
+	bool		index = rel->rd_rel->relkind == RELKIND_INDEX;
+
 	while (n > 0)
 	{
 		BlockNumber chunk = Min(n, EXTEND_CHUNK);
@@ -68,7 +87,10 @@ ExtendBy(Relation rel, BlockNumber n)
 				elog(ERROR, "page %u of exchange.%s should be empty but is not",
 					 blk, RelationGetRelationName(rel));
 			UnlockReleaseBuffer(buf);
-			RecordPageWithFreeSpace(rel, blk, BLCKSZ - SizeOfPageHeaderData);
+			if (index)
+				RecordFreeIndexPage(rel, blk);
+			else
+				RecordPageWithFreeSpace(rel, blk, BLCKSZ - SizeOfPageHeaderData);
 			if (first == InvalidBlockNumber)
 				first = blk;
 			last = blk;
@@ -82,16 +104,35 @@ ExtendBy(Relation rel, BlockNumber n)
 }
 
 /*
- * Keep one table's empty tail: when the page half of extend_ahead before
- * the end is no longer free, fewer than half remain; add up to half
- * again (EXTEND_STEP at a time, round after round).
+ * Keep one relation's empty tail once it has at least min_pages: when the
+ * page half of extend_ahead before the end is no longer free, fewer than
+ * half remain; add up to half again (EXTEND_STEP at a time, round after
+ * round).
+ */
+static bool
+ExtendAheadRel(Relation rel, BlockNumber ahead, BlockNumber min_pages)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+
+	if (nblocks < min_pages ||
+		GetRecordedFreeSpace(rel, nblocks - ahead / 2) >= BLCKSZ / 2)
+		return false;
+	ExtendBy(rel, Min(ahead / 2, EXTEND_STEP));
+	return true;
+}
+
+/*
+ * Keep one table's empty tail, and its B-tree indexes' (the ones a DBA
+ * added too).  An index that is being built or dropped concurrently is
+ * left alone, as is one whose lock is taken (never wait behind a REINDEX).
  */
 static bool
 ExtendAheadTable(Oid nsp, const char *name, BlockNumber ahead)
 {
 	Oid			relid = get_relname_relid(name, nsp);
 	Relation	rel;
-	BlockNumber nblocks;
+	List	   *indexes;
+	ListCell   *lc;
 	bool		extended = false;
 
 	/* never wait behind a DBA's ALTER TABLE or VACUUM FULL */
@@ -100,13 +141,22 @@ ExtendAheadTable(Oid nsp, const char *name, BlockNumber ahead)
 	rel = table_open(relid, NoLock);
 	if (rel->rd_rel->relkind == RELKIND_RELATION)
 	{
-		nblocks = RelationGetNumberOfBlocks(rel);
-		if (nblocks > 16 * ahead &&
-			GetRecordedFreeSpace(rel, nblocks - ahead / 2) < BLCKSZ / 2)
+		extended |= ExtendAheadRel(rel, ahead, 16 * ahead + 1);
+		indexes = RelationGetIndexList(rel);
+		foreach(lc, indexes)
 		{
-			ExtendBy(rel, Min(ahead / 2, EXTEND_STEP));
-			extended = true;
+			Oid			indexid = lfirst_oid(lc);
+			Relation	index;
+
+			if (!ConditionalLockRelationOid(indexid, RowExclusiveLock))
+				continue;
+			index = index_open(indexid, NoLock);
+			if (index->rd_rel->relam == BTREE_AM_OID &&
+				index->rd_index->indisvalid && index->rd_index->indisready)
+				extended |= ExtendAheadRel(index, ahead, ahead);
+			index_close(index, RowExclusiveLock);
 		}
+		list_free(indexes);
 	}
 	table_close(rel, RowExclusiveLock);
 	return extended;

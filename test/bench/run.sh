@@ -88,6 +88,11 @@ COMMON_CONF=(
 	"log_autovacuum_min_duration = 0"
 	"wal_compression = lz4"
 )
+# BENCH_CONF: more settings for every server of the run, one per line
+# (say "huge_pages = on" for an A/B of two runs)
+while IFS= read -r line; do
+	[ -n "$line" ] && COMMON_CONF+=("$line")
+done <<<"${BENCH_CONF:-}"
 
 start_server() {	# DIR PORT MAX_ORDERS
 	local dir=$1 port=$2 max=$3
