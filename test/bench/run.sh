@@ -546,6 +546,16 @@ SQL
 # machine CPU per order for the input alone, in a probe with 100-order
 # documents.  Parameters are pgbench variables (-D), so BENCH_PARAM_DOCS
 # (100) documents of each kind, about 1.2 MB, fit on its command line.
+# Sent as parameters, the documents are BENCH_PARAM_DOCS scripts of one
+# statement each, which pgbench prepares per connection, so in a 12 s run
+# nearly every call was one of its statement's first five, which
+# PostgreSQL plans afresh with the document as a constant (GetCachedPlan:
+# 6.3% of the backends' samples in a place_orders run, 2026-11-24).  A
+# gateway prepares its one statement once and runs the generic plan from
+# the sixth call on; the bench's connections for these loads are
+# therefore given plan_cache_mode = force_generic_plan
+# (BENCH_PLAN_CACHE_MODE: auto, PostgreSQL's default, to compare).
+PLAN_CACHE_MODE=${BENCH_PLAN_CACHE_MODE:-force_generic_plan}
 DOCS_AS=${BENCH_DOCS_AS:-text}
 PARAM_DOCS=${BENCH_PARAM_DOCS:-100}
 [ "$PARAM_DOCS" -le "$NACC" ] || { echo "BENCH_PARAM_DOCS must be at most $NACC" >&2; exit 2; }
@@ -570,12 +580,15 @@ while IFS='|' read -r k doc; do
 done < <(q -F '|' -c "SELECT k, doc::text FROM bench_quote, generate_series(0, $PARAM_DOCS - 1) k
                        WHERE id = 1 + k + $NACC * (k % 4) ORDER BY k")
 echo "== documents as parameters: $((${#DOC_VARS[@]} / 2)) place_orders and $((${#QUOTE_VARS[@]} / 2)) requote documents," \
-	"$(q -c "SELECT round(avg(length(doc::text))) FROM bench_doc WHERE id <= $PARAM_DOCS") bytes each on average; sent as $DOCS_AS"
-# pgbench's arguments for a load's documents as DOCS_AS says: LOAD_ARGS
+	"$(q -c "SELECT round(avg(length(doc::text))) FROM bench_doc WHERE id <= $PARAM_DOCS") bytes each on average; sent as $DOCS_AS, plan_cache_mode $PLAN_CACHE_MODE"
+# pgbench's arguments for a load's documents as DOCS_AS says: LOAD_ARGS,
+# and the connection it makes: LOAD_DB (see PLAN_CACHE_MODE above).
 declare -a LOAD_ARGS
+LOAD_DB=postgres
 load_args() {	# SCRIPT (place_orders_doc.sql or place_orders_quote.sql, or another)
 	local kind f
 	LOAD_ARGS=()
+	LOAD_DB=postgres
 	case $1 in
 		place_orders_doc.sql) kind=doc ;;
 		place_orders_quote.sql) kind=quote ;;
@@ -586,6 +599,7 @@ load_args() {	# SCRIPT (place_orders_doc.sql or place_orders_quote.sql, or anoth
 		return
 	fi
 	for f in "$WORK"/docs/$kind-$DOCS_AS-*.sql; do LOAD_ARGS+=(-f "$f"); done
+	LOAD_DB="dbname=postgres options='-c plan_cache_mode=$PLAN_CACHE_MODE'"
 	if [ "$kind" = doc ]; then LOAD_ARGS+=("${DOC_VARS[@]}"); else LOAD_ARGS+=("${QUOTE_VARS[@]}"); fi
 }
 declare -A BATCH BATCH_STEAL BATCH_CPU BATCH_ENGINE BATCH_WAL BATCH_REL BATCH_CKPT_MS
@@ -633,7 +647,7 @@ bench_batch() {	# LABEL CLIENTS [SCRIPT]: place_orders, BATCH_N orders per call
 	load_args "$script"
 	run_pgbench "batch-$1" "$c" "${LOAD_ARGS[@]}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
-		-D ndocs="$NDOCS" -D nacc="$NACC" postgres
+		-D ndocs="$NDOCS" -D nacc="$NACC" "$LOAD_DB"
 	BATCH[$1-$c]=$(echo "$(tps_of "$WORK/batch-$1-$c.out") * $BATCH_N" | bc)
 	# per order placed, over the orders of the run (the -T seconds)
 	n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/batch-$1-$c.out")
@@ -769,7 +783,7 @@ bench_mixed() {	# LABEL
 	# and measured seconds, and a little after
 	SECONDS_PER_RUN=$((secs + 6)) run_pgbench "$label-mm" 32 "${LOAD_ARGS[@]}" \
 		-D acct_min="$ACCT_MIN" -D acct_max="$ACCT_MAX" -D n="$BATCH_N" \
-		-D ndocs="$NDOCS" -D nacc="$NACC" postgres &
+		-D ndocs="$NDOCS" -D nacc="$NACC" "$LOAD_DB" &
 	mm=$!
 	sleep 1
 	"$PACED_LOAD" "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
