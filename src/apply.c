@@ -23,11 +23,48 @@ EngineCounters Counters;
 /* An order touched in this batch: its latest state. */
 typedef struct BatchOrder
 {
-	int64		id;				/* key */
 	CoreOrder	order;
 	bool		is_new;
 	char		client_order_id[REQUEST_TEXT_LEN];
 } BatchOrder;
+
+/*
+ * The batch's orders, in the order first touched, found by id through an
+ * open addressing table of small entries (simplehash): dynahash's lookup
+ * of every order snapshot the core reported was 2.8% of the engine's time
+ * in place_orders (2026-11-24).
+ */
+typedef struct BatchOrderSlot
+{
+	int64		id;
+	int32		index;			/* in batch_orders */
+	char		status;			/* simplehash's */
+} BatchOrderSlot;
+
+/* MurmurHash3's 64-bit finalizer */
+static inline uint32
+OrderIdHash(int64 id)
+{
+	uint64		h = (uint64) id;
+
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+#define SH_PREFIX		batch_ids
+#define SH_ELEMENT_TYPE BatchOrderSlot
+#define SH_KEY_TYPE		int64
+#define SH_KEY			id
+#define SH_HASH_KEY(tb, k)	OrderIdHash(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* client_order_id -> order id, from the table and from this batch. */
 typedef struct ClientKey
@@ -53,7 +90,10 @@ typedef struct DepositEntry
 } DepositEntry;
 
 static MemoryContext batch_cxt = NULL;
-static HTAB *batch_orders = NULL;
+static BatchOrder *batch_orders = NULL;
+static int	batch_norders = 0;
+static int	batch_maxorders = 0;
+static batch_ids_hash *batch_ids = NULL;
 static HTAB *client_ids = NULL;
 static HTAB *deposit_refs = NULL;
 static BatchWrites *writes = NULL;
@@ -67,12 +107,33 @@ static SPIPlanPtr order_lookup_plan = NULL;
 static SPIPlanPtr deposit_lookup_plan = NULL;
 static SPIPlanPtr account_lookup_plan = NULL;
 
+/* The batch's entry of an order, or NULL. */
+static inline BatchOrder *
+BatchOrderFind(int64 id)
+{
+	BatchOrderSlot *slot = batch_ids_lookup(batch_ids, id);
+
+	return slot != NULL ? &batch_orders[slot->index] : NULL;
+}
+
 static void
 SinkOrder(void *arg, const CoreOrder *o)
 {
 	bool		found;
-	BatchOrder *e = hash_search(batch_orders, &o->id, HASH_ENTER, &found);
+	BatchOrderSlot *slot = batch_ids_insert(batch_ids, o->id, &found);
+	BatchOrder *e;
 
+	if (!found)
+	{
+		if (batch_norders == batch_maxorders)
+		{
+			batch_maxorders *= 2;
+			batch_orders = repalloc(batch_orders,
+									sizeof(BatchOrder) * batch_maxorders);
+		}
+		slot->index = batch_norders++;
+	}
+	e = &batch_orders[slot->index];
 	if (!found)
 	{
 		e->is_new = (o->id == placing_id);
@@ -105,12 +166,12 @@ ApplyBegin(TimestampTz now)
 	MemoryContextReset(batch_cxt);
 	batch_now = now;
 
+	batch_maxorders = 256;
+	batch_norders = 0;
+	batch_orders = MemoryContextAlloc(batch_cxt,
+									  sizeof(BatchOrder) * batch_maxorders);
+	batch_ids = batch_ids_create(batch_cxt, 256, NULL);
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(BatchOrder);
-	ctl.hcxt = batch_cxt;
-	batch_orders = hash_create("exchange batch orders", 256, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	ctl.keysize = sizeof(ClientKey);
 	ctl.entrysize = sizeof(ClientEntry);
 	client_ids = hash_create("exchange client ids", 256, &ctl,
@@ -397,7 +458,7 @@ RespondOrder(Response *resp, const CoreOrder *o)
 static bool
 RespondExistingOrder(Response *resp, int64 account, int64 order_id)
 {
-	BatchOrder *b = hash_search(batch_orders, &order_id, HASH_FIND, NULL);
+	BatchOrder *b = BatchOrderFind(order_id);
 	const CoreOrder *o;
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		args[2];
@@ -932,13 +993,13 @@ ApplyExpire(void)
 void
 ApplyFlush(void)
 {
-	HASH_SEQ_STATUS seq;
-	BatchOrder *e;
+	for (int i = 0; i < batch_norders; i++)
+	{
+		BatchOrder *e = &batch_orders[i];
 
-	hash_seq_init(&seq, batch_orders);
-	while ((e = hash_seq_search(&seq)) != NULL)
 		PersistOrder(writes, &e->order,
 					 e->client_order_id[0] ? e->client_order_id : NULL,
 					 e->is_new);
+	}
 	PersistFlush(writes, Exchange->core, batch_now);
 }
