@@ -408,7 +408,7 @@ RespondCoreError(Response *resp, const CoreError *err)
 			sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
 			break;
 	}
-	memset(resp, 0, sizeof(*resp));
+	ResponseClear(resp);
 	resp->sqlstate = sqlstate;
 	strlcpy(resp->message, err->message, sizeof(resp->message));
 	strlcpy(resp->detail, err->detail, sizeof(resp->detail));
@@ -424,7 +424,7 @@ RespondError(Response *resp, int sqlstate, const char *detail,
 {
 	va_list		ap;
 
-	memset(resp, 0, sizeof(*resp));
+	ResponseClear(resp);
 	resp->sqlstate = sqlstate;
 	va_start(ap, fmt);
 	vsnprintf(resp->message, sizeof(resp->message), fmt, ap);
@@ -439,7 +439,7 @@ RespondOrder(Response *resp, const CoreOrder *o)
 {
 	const CoreMarket *m = CoreGetMarket(Exchange->core, o->market);
 
-	memset(resp, 0, sizeof(*resp));
+	ResponseClear(resp);
 	resp->id = o->id;
 	resp->status = o->status;
 	resp->base_scale = CoreGetAsset(Exchange->core, m->base)->scale;
@@ -786,7 +786,7 @@ ApplyCancelAll(const Request *req, Response *resp)
 			return;
 		}
 	}
-	memset(resp, 0, sizeof(*resp));
+	ResponseClear(resp);
 	resp->id = CoreCancelAll(Exchange->core, req->account, mi, &sink);
 }
 
@@ -837,7 +837,7 @@ ApplyDeposit(const Request *req, Response *resp)
 						 req->text);
 			return;
 		}
-		memset(resp, 0, sizeof(*resp));
+		ResponseClear(resp);
 		resp->id = e->id;
 		return;
 	}
@@ -852,7 +852,7 @@ ApplyDeposit(const Request *req, Response *resp)
 	e->asset_id = asset->id;
 	e->units = units;
 	PersistDeposit(writes, e->id, req->account, asset->id, units, req->text);
-	memset(resp, 0, sizeof(*resp));
+	ResponseClear(resp);
 	resp->id = e->id;
 }
 
@@ -877,7 +877,7 @@ ApplyCreateAccount(const Request *req, Response *resp)
 		if (SPI_processed > 0)
 		{
 			/* the same external_ref again: the account it already made */
-			memset(resp, 0, sizeof(*resp));
+			ResponseClear(resp);
 			resp->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												   SPI_tuptable->tupdesc, 1,
 												   &isnull));
@@ -892,7 +892,7 @@ ApplyCreateAccount(const Request *req, Response *resp)
 	}
 	Counters.next_account_id++;
 	PersistAccount(writes, id, req->has_text ? req->text : NULL);
-	memset(resp, 0, sizeof(*resp));
+	ResponseClear(resp);
 	resp->id = id;
 }
 
@@ -931,7 +931,7 @@ ApplyRequest(const Request *req, Response *resp)
 			else
 			{
 				PersistAsset(writes, CoreGetAsset(core, CoreAssetCount(core) - 1));
-				memset(resp, 0, sizeof(*resp));
+				ResponseClear(resp);
 				resp->id = CoreAssetCount(core);
 			}
 			break;
@@ -956,7 +956,7 @@ ApplyRequest(const Request *req, Response *resp)
 							CoreGetAsset(core, m->quote)->scale,
 							minimum, sizeof(minimum));
 				PersistMarket(writes, m, tick, lot, minimum);
-				memset(resp, 0, sizeof(*resp));
+				ResponseClear(resp);
 				resp->id = m->id;
 			}
 			break;
@@ -972,7 +972,7 @@ ApplyRequest(const Request *req, Response *resp)
 				}
 				CoreSetHalted(core, mi, req->flag, &err);
 				PersistHalted(writes, CoreGetMarket(core, mi)->id, req->flag);
-				memset(resp, 0, sizeof(*resp));
+				ResponseClear(resp);
 			}
 			break;
 		default:

@@ -42,7 +42,7 @@ static void
 ResponseError(Response *resp, int sqlstate, const char *message,
 			  const char *detail)
 {
-	memset(resp, 0, sizeof(*resp));
+	ResponseClear(resp);
 	resp->sqlstate = sqlstate;
 	strlcpy(resp->message, message, sizeof(resp->message));
 	if (detail)
