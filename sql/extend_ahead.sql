@@ -43,6 +43,27 @@ BEGIN
     END LOOP;
     RETURN false;
 END $$;
+-- true once the writeback worker has stopped its rounds of extension:
+-- idle, its state unchanged for 300 ms (each round of extension sets it,
+-- every 10 to 80 ms while they go on).  A fixed pause was not enough: a
+-- round that began before the reload, behind a slow one, could still
+-- extend after it.  (pg_stat_activity is read once per transaction
+-- unless its snapshot is cleared.)
+CREATE FUNCTION pg_temp.wait_not_extending() RETURNS bool
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1..1000 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        IF EXISTS (SELECT FROM pg_stat_activity
+                    WHERE backend_type = 'exchange writeback'
+                      AND state = 'idle'
+                      AND clock_timestamp() - state_change > interval '300 ms') THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+    RETURN false;
+END $$;
 ALTER SYSTEM SET exchange.extend_ahead = 64;
 SELECT pg_reload_conf();
 SELECT exchange.create_account('ahead-taker') AS taker \gset
@@ -73,7 +94,7 @@ SELECT pg_temp.wait_index_tail('exchange.order_record_pkey', 32) AS index_tail_m
 -- with the worker stopped, the empty tail is still there ...
 ALTER SYSTEM SET exchange.extend_ahead = 0;
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+SELECT pg_temp.wait_not_extending() AS worker_stopped_extending;
 SELECT pg_relation_size('exchange.order_record') / 8192 AS pages,
        max((ctid::text::point)[0])::bigint AS last_used,
        max(order_id) AS last_order
