@@ -114,6 +114,62 @@ SELECT min(o.ctid) FILTER (WHERE r.account_id = :a) > min(o.ctid) FILTER (WHERE 
 SELECT * FROM check_exchange_indexes();
 DROP FUNCTION ix_rest(text, int, bigint);
 
+-- a unique index's new entry that would start a leaf (or end one under a
+-- high key that is not above it) could have an equal key on the
+-- neighbour, so it goes in the ordinary way, which decides uniqueness.
+-- Sixty accounts' forty orders each fill the account index's leaves in
+-- account order, and its splits fall between accounts (suffix truncation
+-- prefers them); then one call gives every account an order whose client
+-- id sorts before all of its others: for an account that starts a leaf,
+-- that entry is such a one.  Immediate-or-cancel sells far above the
+-- market: nothing rests (the test server holds 1,000 resting orders).
+SELECT exchange.cancel_all(:a) >= 0 AS a_cancelled, exchange.cancel_all(:b) >= 0 AS b_cancelled;
+CREATE TABLE ix_u AS
+  SELECT i, exchange.create_account('ix-u-' || i) AS account_id
+    FROM generate_series(1, 60) i;
+SELECT count(exchange.deposit(account_id, 'BTC', 1, 'ix-u-btc-' || i)) AS funded FROM ix_u;
+CREATE FUNCTION ix_ioc(tag text, per_account int) RETURNS jsonb
+LANGUAGE sql AS $$
+  SELECT jsonb_agg(jsonb_build_object(
+           'account_id', u.account_id, 'market', 'BTC-USDT', 'side', 'sell',
+           'quantity', 0.001, 'price', 90000, 'time_in_force', 'ioc',
+           'client_order_id', tag || '-' || lpad(j::text, 2, '0')) ORDER BY u.i, j)
+    FROM ix_u u, generate_series(1, per_account) j $$;
+SELECT count(order_id) AS accepted FROM exchange.place_orders(ix_ioc('u-m', 40));
+CREATE EXTENSION pageinspect;
+-- leaves (not the leftmost) whose first entry is an account's first order
+SELECT count(*) > 0 AS leaves_start_at_an_account
+  FROM generate_series(1, (pg_relation_size('exchange.order_record_account_id_client_order_id_key') / 8192 - 1)::int) blk
+ CROSS JOIN LATERAL bt_page_stats('exchange.order_record_account_id_client_order_id_key', blk) s
+ CROSS JOIN LATERAL bt_page_items('exchange.order_record_account_id_client_order_id_key', blk) it
+  JOIN exchange.order_record r ON r.ctid = it.htid
+ WHERE s.type = 'l' AND s.btpo_prev <> 0
+   AND it.itemoffset = CASE WHEN s.btpo_next = 0 THEN 1 ELSE 2 END
+   AND r.client_order_id = 'u-m-01' AND r.account_id IN (SELECT account_id FROM ix_u);
+DROP EXTENSION pageinspect;
+SELECT count(order_id) AS accepted FROM exchange.place_orders(ix_ioc('u-a', 1));
+SELECT * FROM check_exchange_indexes();
+-- each found through the account index by its key
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS found FROM ix_u u
+  JOIN exchange.order_record r
+    ON r.account_id = u.account_id AND r.client_order_id = 'u-a-01';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+-- and a repeat of one is the same order, not a second one
+SELECT o.order_id = r.order_id AS same_order
+  FROM ix_u u
+  JOIN exchange.order_record r ON r.account_id = u.account_id AND r.client_order_id = 'u-a-01'
+ CROSS JOIN LATERAL exchange.place_orders(jsonb_build_array(jsonb_build_object(
+           'account_id', u.account_id, 'market', 'BTC-USDT', 'side', 'sell',
+           'quantity', 0.001, 'price', 90000, 'time_in_force', 'ioc',
+           'client_order_id', 'u-a-01'))) o
+ WHERE u.i = 1;
+SELECT count(*) AS u_orders FROM exchange.order_record WHERE client_order_id ~ '^u-[am]-';
+DROP FUNCTION ix_ioc(text, int);
+DROP TABLE ix_u;
+
 -- exchange.index_generic_min = 0: page by page, but each entry logged with
 -- its own B-tree leaf-insert record, as a leaf with few new entries is
 ALTER SYSTEM SET exchange.index_generic_min = 0;

@@ -3,7 +3,7 @@
 -- errors, in the same order.
 \set SHOW_CONTEXT never
 SELECT exchange.create_account('texter') AS tx \gset
-SELECT exchange.deposit(:tx, 'BTC', 3, 'tx-btc'), exchange.deposit(:tx, 'USDT', 100000, 'tx-usdt');
+SELECT exchange.deposit(:tx, 'BTC', 3, 'tx-btc') > 0 AS btc, exchange.deposit(:tx, 'USDT', 100000, 'tx-usdt') > 0 AS usdt;
 
 -- both functions; an untyped literal or parameter resolves to text
 SELECT p.oid::regprocedure AS function,
