@@ -41,25 +41,11 @@ typedef struct BatchOrderSlot
 	char		status;			/* simplehash's */
 } BatchOrderSlot;
 
-/* MurmurHash3's 64-bit finalizer */
-static inline uint32
-OrderIdHash(int64 id)
-{
-	uint64		h = (uint64) id;
-
-	h ^= h >> 33;
-	h *= UINT64CONST(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return (uint32) h;
-}
-
 #define SH_PREFIX		batch_ids
 #define SH_ELEMENT_TYPE BatchOrderSlot
 #define SH_KEY_TYPE		int64
 #define SH_KEY			id
-#define SH_HASH_KEY(tb, k)	OrderIdHash(k)
+#define SH_HASH_KEY(tb, k)	Mix64((uint64) (k))
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE		static inline
 #define SH_DECLARE

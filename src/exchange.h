@@ -155,11 +155,18 @@ typedef struct Response
 	char		detail[CORE_DETAIL_LEN];	/* errors only */
 } Response;
 
-/*
- * Copy an answer (into or out of a mailbox): the 480-byte struct is mostly
- * the texts of an error, and copying them for every order was a cost of
- * its own (each answer crosses from the engine's core to the caller's).
- */
+/* MurmurHash3's 64-bit finalizer, for the engine's simplehash tables */
+static inline uint32
+Mix64(uint64 h)
+{
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
 /*
  * Clear an answer: every field zero, the texts empty (not zeroed through:
  * clearing all 480 bytes for every order was a cost of its own).
@@ -171,6 +178,11 @@ ResponseClear(Response *resp)
 	resp->message[0] = resp->detail[0] = '\0';
 }
 
+/*
+ * Copy an answer (into or out of a mailbox): the 480-byte struct is mostly
+ * the texts of an error, and copying them for every order was a cost of
+ * its own (each answer crosses from the engine's core to the caller's).
+ */
 static inline void
 ResponseCopy(Response *dst, const Response *src)
 {

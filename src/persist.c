@@ -192,18 +192,11 @@ typedef struct RowPlace
 	char		status;			/* simplehash's */
 } RowPlace;
 
-/* MurmurHash3's 64-bit finalizer over both fields */
+/* both fields, mixed */
 static inline uint32
 RowKeyHash(RowKey k)
 {
-	uint64		h = (uint64) k.id ^ ((uint64) (uint32) k.sub << 40);
-
-	h ^= h >> 33;
-	h *= UINT64CONST(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return (uint32) h;
+	return Mix64((uint64) k.id ^ ((uint64) (uint32) k.sub << 40));
 }
 
 #define SH_PREFIX		places
