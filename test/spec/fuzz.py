@@ -83,14 +83,21 @@ def document():
     return doc
 
 
-def same_account(v, acct):
-    """v with the account's number, where a message quotes it (as a whole
-    number: accounts are numbered from 1000 up, above every number the
-    documents hold), as @ACCT: the same in both calls' answers."""
+def same_account(v, acct, doc):
+    """v with the account's number, where a message quotes it, as @ACCT:
+    the same in both calls' answers.  Where the document's mutations put
+    digits against @ACCT ("0@ACCT", "@ACCT@ACCT"), the message quotes the
+    whole token ("028333"), so each such token of the document is put back
+    first; then the number standing alone (accounts are numbered from 1000
+    up, above every number the documents hold)."""
     if isinstance(v, str):
+        tokens = {t for t in re.findall(r'(?:[0-9]|@ACCT)+', doc)
+                  if '@ACCT' in t and t != '@ACCT'}
+        for t in sorted(tokens, key=len, reverse=True):
+            v = v.replace(t.replace('@ACCT', str(acct)), t)
         return re.sub(r'(?<![0-9])%d(?![0-9])' % acct, '@ACCT', v)
     if isinstance(v, (tuple, list)):
-        return type(v)(same_account(x, acct) for x in v)
+        return type(v)(same_account(x, acct, doc) for x in v)
     return v
 
 
@@ -114,7 +121,7 @@ def call(doc, as_jsonb):
                   e.diag.message_detail)
     notices = list(conn.notices)
     cur.execute("SELECT exchange.cancel_all(%s)", (acct,))
-    return same_account(result, acct), notices
+    return same_account(result, acct, doc), notices
 
 
 direct = through_jsonb = rows = errors = placed = differences = 0
