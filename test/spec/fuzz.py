@@ -121,7 +121,14 @@ def call(doc, as_jsonb):
                   e.diag.message_detail)
     notices = list(conn.notices)
     cur.execute("SELECT exchange.cancel_all(%s)", (acct,))
-    return same_account(result, acct, doc), notices
+    # only the messages can quote the account: an error code never is one
+    # (account 22023 once met SQLSTATE 22023)
+    if result[0] == 'rows':
+        result = ('rows', [r[:6] + (same_account(r[6], acct, doc),)
+                           for r in result[1]])
+    else:
+        result = result[:2] + same_account(result[2:], acct, doc)
+    return result, notices
 
 
 direct = through_jsonb = rows = errors = placed = differences = 0
