@@ -11,7 +11,8 @@ OBJS = src/exchange.o src/guc.o src/shmem.o src/mailbox.o src/engine.o \
 	src/writeback.o src/extend.o src/latency.o \
 	$(CORE_OBJS)
 DATA = sql/exchange--1.0.sql sql/exchange--1.0--1.1.sql sql/exchange--1.1--1.2.sql \
-	sql/exchange--1.2--1.3.sql sql/exchange--1.3--1.4.sql sql/exchange--1.4--1.5.sql
+	sql/exchange--1.2--1.3.sql sql/exchange--1.3--1.4.sql sql/exchange--1.4--1.5.sql \
+	sql/exchange--1.5--1.6.sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out, in a temporary
 # instance with the library preloaded (test/regress.conf)

@@ -1,6 +1,6 @@
 -- The upgrade path: 1.0, then ALTER EXTENSION ... UPDATE to 1.1, 1.2, 1.3,
--- 1.4 and 1.5.  (A new installation runs the same scripts: there is no
--- separate 1.1, 1.2, 1.3, 1.4 or 1.5 one.)
+-- 1.4, 1.5 and 1.6.  (A new installation runs the same scripts: there is
+-- no separate 1.1, 1.2, 1.3, 1.4, 1.5 or 1.6 one.)
 \set SHOW_CONTEXT never
 SELECT extversion FROM pg_extension WHERE extname = 'exchange';
 -- (CASCADE: earlier tests left views over the exchange's functions)
@@ -55,6 +55,11 @@ SELECT pages_extended_ahead >= 0 AS counted, has_function_privilege('exchange_ad
        'exchange.engine_status()', 'EXECUTE') AS admins,
        has_function_privilege('public', 'exchange.engine_status()', 'EXECUTE') AS public
   FROM exchange.engine_status();
+-- 1.6: engine_status()'s comment names the indexes extended ahead too
+ALTER EXTENSION exchange UPDATE TO '1.6';
+SELECT extversion FROM pg_extension WHERE extname = 'exchange';
+SELECT obj_description('exchange.engine_status()'::regprocedure, 'pg_proc')
+       LIKE '%pages_extended_ahead = empty pages added to order_record, trade_record and their B-tree indexes%' AS described;
 ALTER EXTENSION exchange UPDATE;
 
 -- the upgraded extension trades
