@@ -6,7 +6,8 @@
 #   scripts/cluster.sh run       start region A, then region B (make run)
 #   scripts/cluster.sh start     start what is not running, wait for a leader
 #                                and a synchronous standby, create the
-#                                extension and the demo data (idempotent)
+#                                extension (or update it to the installed
+#                                version) and the demo data (idempotent)
 #   scripts/cluster.sh stop      stop everything (region B first, if it
 #                                exists), each process by its PID
 #   scripts/cluster.sh status    patronictl list, engine status, processes
@@ -425,7 +426,8 @@ start() {
 	wait_ready 180 || die "no leader with a synchronous standby after 180 s; logs in $LOGDIR and $STATE/node*/pglog"
 	psql -X -q "$URL" -v ON_ERROR_STOP=1 \
 		-c "SET client_min_messages = warning" \
-		-c "CREATE EXTENSION IF NOT EXISTS exchange"
+		-c "CREATE EXTENSION IF NOT EXISTS exchange" \
+		-c "ALTER EXTENSION exchange UPDATE"
 	if [ "$DEMO" = 1 ]; then
 		psql -X -q "$URL" -f "$ROOT/scripts/demo.sql"
 	else
